@@ -1,0 +1,319 @@
+package localcloud_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
+	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+)
+
+const roleARN = "arn:aws:iam::" + localcloud.AccountID + ":role/bucketmirror-test"
+
+func createStateMachine(t *testing.T, client *sfn.Client, name, definition string) string {
+	t.Helper()
+	out, err := client.CreateStateMachine(context.Background(), &sfn.CreateStateMachineInput{
+		Name: aws.String(name), Definition: aws.String(definition), RoleArn: aws.String(roleARN),
+	})
+	if err != nil {
+		t.Fatalf("creating state machine %s: %v", name, err)
+	}
+	return *out.StateMachineArn
+}
+
+// runExecution starts an execution and polls it to a terminal status.
+func runExecution(t *testing.T, client *sfn.Client, machineARN, name, input string) *sfn.DescribeExecutionOutput {
+	t.Helper()
+	ctx := context.Background()
+	start, err := client.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(machineARN), Name: aws.String(name), Input: aws.String(input),
+	})
+	if err != nil {
+		t.Fatalf("starting execution %s: %v", name, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: start.ExecutionArn})
+		if err != nil {
+			t.Fatalf("describing execution %s: %v", name, err)
+		}
+		if out.Status != sfntypes.ExecutionStatusRunning {
+			return out
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("execution %s still running after 30s", name)
+	return nil
+}
+
+// The local cloud is one process tree per test binary here: starting moto
+// takes a couple of seconds, and each subtest uses its own resources.
+func TestLocalCloud(t *testing.T) {
+	cloud := localcloud.ForTest(t)
+	cfg := cloud.AWSConfig()
+	sfnClient := sfn.NewFromConfig(cfg)
+	s3c := awsclient.NewS3(cfg).Region(cloud.Region)
+	ctx := context.Background()
+
+	t.Run("repeated executions of one state machine succeed", func(t *testing.T) {
+		// moto 5.2.1 fails the second StartExecution with "cannot pickle
+		// '_thread.RLock'" unless the launcher's patch is in place.
+		arn := createStateMachine(t, sfnClient, "pass-three", `{"StartAt":"P","States":{"P":{"Type":"Pass","Result":{"ok":true},"End":true}}}`)
+		for i := range 3 {
+			out := runExecution(t, sfnClient, arn, fmt.Sprintf("run-%d", i), `{}`)
+			if out.Status != sfntypes.ExecutionStatusSucceeded {
+				t.Fatalf("execution %d: status %s, want SUCCEEDED", i, out.Status)
+			}
+			if got := aws.ToString(out.Output); !jsonEqual(got, `{"ok":true}`) {
+				t.Errorf("execution %d output = %s", i, got)
+			}
+		}
+	})
+
+	t.Run("task state invokes a Go handler through the router", func(t *testing.T) {
+		type in struct {
+			Name string `json:"name"`
+			Fail bool   `json:"fail"`
+		}
+		cloud.Register("greeter", lambda.NewHandler(func(ctx context.Context, e in) (map[string]string, error) {
+			if e.Fail {
+				return nil, &greetingError{name: e.Name}
+			}
+			return map[string]string{"greeting": "hello " + e.Name}, nil
+		}))
+		definition := fmt.Sprintf(`{"StartAt":"Greet","States":{
+			"Greet":{"Type":"Task","Resource":%q,"Catch":[{"ErrorEquals":["greetingError"],"ResultPath":"$.error","Next":"Caught"}],"End":true},
+			"Caught":{"Type":"Pass","End":true}}}`, cloud.FunctionARN("greeter"))
+		arn := createStateMachine(t, sfnClient, "greet", definition)
+
+		ok := runExecution(t, sfnClient, arn, "ok", `{"name":"ada"}`)
+		if ok.Status != sfntypes.ExecutionStatusSucceeded || !jsonEqual(aws.ToString(ok.Output), `{"greeting":"hello ada"}`) {
+			t.Fatalf("success path: status %s output %s", ok.Status, aws.ToString(ok.Output))
+		}
+
+		failed := runExecution(t, sfnClient, arn, "fail", `{"name":"bob","fail":true}`)
+		if failed.Status != sfntypes.ExecutionStatusSucceeded {
+			t.Fatalf("failure path: status %s, want SUCCEEDED through Catch (error %s: %s)", failed.Status, aws.ToString(failed.Error), aws.ToString(failed.Cause))
+		}
+		var out struct {
+			Error struct{ Error, Cause string } `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(aws.ToString(failed.Output)), &out); err != nil {
+			t.Fatalf("decoding output %s: %v", aws.ToString(failed.Output), err)
+		}
+		if out.Error.Error != "greetingError" || !strings.Contains(out.Error.Cause, "cannot greet bob") {
+			t.Errorf("caught error = %+v, want greetingError naming bob", out.Error)
+		}
+	})
+
+	t.Run("an unregistered function fails the task", func(t *testing.T) {
+		definition := fmt.Sprintf(`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":%q,"End":true}}}`, cloud.FunctionARN("nobody"))
+		arn := createStateMachine(t, sfnClient, "nobody", definition)
+		out := runExecution(t, sfnClient, arn, "x", `{}`)
+		if out.Status != sfntypes.ExecutionStatusFailed {
+			t.Fatalf("status %s, want FAILED", out.Status)
+		}
+	})
+
+	t.Run("S3 and DynamoDB pass through the router unchanged", func(t *testing.T) {
+		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("passthrough")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("passthrough"), Key: aws.String("a/b.txt"), Body: strings.NewReader("payload")}); err != nil {
+			t.Fatal(err)
+		}
+		obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("passthrough"), Key: aws.String("a/b.txt")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer obj.Body.Close()
+		body, err := io.ReadAll(obj.Body)
+		if err != nil || string(body) != "payload" {
+			t.Errorf("object body = %q (%v)", body, err)
+		}
+		_, err = s3c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("passthrough")})
+		if code := errorCode(err); code != "NoSuchBucketPolicy" {
+			t.Errorf("GetBucketPolicy on a bucket without policy: code %q (%v), want NoSuchBucketPolicy", code, err)
+		}
+
+		ddb := dynamodb.NewFromConfig(cfg)
+		_, err = ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+			TableName:            aws.String("t"),
+			BillingMode:          ddbtypes.BillingModePayPerRequest,
+			AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("PK"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+			KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("PK"), KeyType: ddbtypes.KeyTypeHash}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		item := map[string]ddbtypes.AttributeValue{"PK": &ddbtypes.AttributeValueMemberS{Value: "k"}, "v": &ddbtypes.AttributeValueMemberN{Value: "42"}}
+		if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("t"), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("t"), Key: map[string]ddbtypes.AttributeValue{"PK": item["PK"]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := got.Item["v"].(*ddbtypes.AttributeValueMemberN); !ok || v.Value != "42" {
+			t.Errorf("item = %#v", got.Item)
+		}
+	})
+
+	t.Run("requester pays round-trips", func(t *testing.T) {
+		bucket := aws.String("payer")
+		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
+			t.Fatal(err)
+		}
+		before, err := s3c.GetBucketRequestPayment(ctx, &s3.GetBucketRequestPaymentInput{Bucket: bucket})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if before.Payer != s3types.PayerBucketOwner {
+			t.Errorf("default payer = %q, want BucketOwner", before.Payer)
+		}
+		_, err = s3c.PutBucketRequestPayment(ctx, &s3.PutBucketRequestPaymentInput{Bucket: bucket,
+			RequestPaymentConfiguration: &s3types.RequestPaymentConfiguration{Payer: s3types.PayerRequester}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := s3c.GetBucketRequestPayment(ctx, &s3.GetBucketRequestPaymentInput{Bucket: bucket})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Payer != s3types.PayerRequester {
+			t.Errorf("payer after put = %q, want Requester", after.Payer)
+		}
+	})
+
+	t.Run("deleting an intelligent-tiering configuration keeps the bucket", func(t *testing.T) {
+		bucket := aws.String("tiered")
+		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s3c.PutBucketIntelligentTieringConfiguration(ctx, &s3.PutBucketIntelligentTieringConfigurationInput{
+			Bucket: bucket, Id: aws.String("archive"),
+			IntelligentTieringConfiguration: &s3types.IntelligentTieringConfiguration{
+				Id: aws.String("archive"), Status: s3types.IntelligentTieringStatusEnabled,
+				Tierings: []s3types.Tiering{{AccessTier: s3types.IntelligentTieringAccessTierArchiveAccess, Days: aws.Int32(90)}},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s3c.GetBucketIntelligentTieringConfiguration(ctx, &s3.GetBucketIntelligentTieringConfigurationInput{Bucket: bucket, Id: aws.String("archive")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := got.IntelligentTieringConfiguration; c == nil || aws.ToString(c.Id) != "archive" || len(c.Tierings) != 1 || aws.ToInt32(c.Tierings[0].Days) != 90 {
+			t.Errorf("configuration read back = %+v", c)
+		}
+		if _, err := s3c.DeleteBucketIntelligentTieringConfiguration(ctx, &s3.DeleteBucketIntelligentTieringConfigurationInput{Bucket: bucket, Id: aws.String("archive")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: bucket}); err != nil {
+			t.Fatalf("bucket gone after deleting its intelligent-tiering configuration: %v", err)
+		}
+		_, err = s3c.GetBucketIntelligentTieringConfiguration(ctx, &s3.GetBucketIntelligentTieringConfigurationInput{Bucket: bucket, Id: aws.String("archive")})
+		if code := errorCode(err); code != "NoSuchConfiguration" {
+			t.Errorf("get after delete: code %q (%v), want NoSuchConfiguration", code, err)
+		}
+	})
+}
+
+func TestCloseStopsEveryProcess(t *testing.T) {
+	cloud, err := localcloud.Start(context.Background(), localcloud.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := cloud.MotoPID()
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("moto (pid %d) not running after Start: %v", pid, err)
+	}
+	if err := cloud.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("moto's process group %d still has members after Close (kill -0: %v)", pid, err)
+	}
+	if err := cloud.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestMissingMotoIsNamed(t *testing.T) {
+	_, err := localcloud.Start(context.Background(), localcloud.Options{Dir: t.TempDir(), Python: "python-that-does-not-exist"})
+	if !errors.Is(err, localcloud.ErrMotoMissing) {
+		t.Fatalf("err = %v, want ErrMotoMissing", err)
+	}
+	if !strings.Contains(err.Error(), "moto") || !strings.Contains(err.Error(), "install") {
+		t.Errorf("message %q does not say what to install", err)
+	}
+}
+
+type greetingError struct{ name string }
+
+func (e *greetingError) Error() string { return "cannot greet " + e.name }
+
+func errorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
+
+func jsonEqual(a, b string) bool {
+	var va, vb any
+	if json.Unmarshal([]byte(a), &va) != nil || json.Unmarshal([]byte(b), &vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
+}
+
+func TestBinaryUnderRIE(t *testing.T) {
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, "./testdata/failer")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building test bootstrap: %v\n%s", err, out)
+	}
+	cloud := localcloud.ForTest(t)
+	if err := cloud.RegisterBinary(context.Background(), "failer", bootstrap, nil); err != nil {
+		t.Fatal(err)
+	}
+	sfnClient := sfn.NewFromConfig(cloud.AWSConfig())
+	definition := fmt.Sprintf(`{"StartAt":"Call","States":{
+		"Call":{"Type":"Task","Resource":%q,"Catch":[{"ErrorEquals":["refusedError"],"Next":"Refused"}],"End":true},
+		"Refused":{"Type":"Fail","Error":"Refused"}}}`, cloud.FunctionARN("failer"))
+	arn := createStateMachine(t, sfnClient, "rie", definition)
+
+	ok := runExecution(t, sfnClient, arn, "ok", `{"echo":"hi"}`)
+	if ok.Status != sfntypes.ExecutionStatusSucceeded || !jsonEqual(aws.ToString(ok.Output), `{"echo":"hi"}`) {
+		t.Fatalf("success path: %s %s %s", ok.Status, aws.ToString(ok.Output), aws.ToString(ok.Cause))
+	}
+	failed := runExecution(t, sfnClient, arn, "fail", `{"echo":"x","fail":true}`)
+	if failed.Status != sfntypes.ExecutionStatusFailed || aws.ToString(failed.Error) != "Refused" {
+		t.Fatalf("failure path: status %s error %q cause %q, want FAILED with Refused via Catch", failed.Status, aws.ToString(failed.Error), aws.ToString(failed.Cause))
+	}
+}
