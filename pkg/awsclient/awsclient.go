@@ -8,12 +8,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
+	smithyendpoints "github.com/aws/smithy-go/endpoints"
 )
 
 // maxAttempts bounds retries of throttling and transient errors; S3's
@@ -47,39 +51,89 @@ func NewRetryer() aws.Retryer {
 	})
 }
 
-// S3 hands out one S3 client per Region. S3 bucket operations must be sent
-// to the bucket's Region (PermanentRedirect otherwise), so the engine asks
-// for the client of the source's or the destination's Region.
-type S3 struct {
-	cfg     aws.Config
-	mu      sync.Mutex
-	clients map[string]*s3.Client
-	opts    []func(*s3.Options)
+// Clients hands out the Region-bound clients bucketmirror needs, one per
+// service and Region, all built from one aws.Config. S3 bucket operations must
+// be sent to the bucket's Region (PermanentRedirect otherwise), KMS keys and
+// S3 Control resources are Regional too.
+type Clients struct {
+	cfg    aws.Config
+	s3opts []func(*s3.Options)
+
+	mu        sync.Mutex
+	s3        map[string]*s3.Client
+	kms       map[string]*kms.Client
+	s3control map[string]*s3control.Client
 }
 
-// NewS3 returns a per-Region S3 client cache built from cfg. Extra options
-// (middleware for call counting or fault injection) apply to every client.
-func NewS3(cfg aws.Config, opts ...func(*s3.Options)) *S3 {
-	return &S3{cfg: cfg, clients: map[string]*s3.Client{}, opts: opts}
+// New returns a client cache built from cfg. Extra S3 options (middleware
+// for call counting or fault injection) apply to every S3 client.
+func New(cfg aws.Config, s3opts ...func(*s3.Options)) *Clients {
+	return &Clients{cfg: cfg, s3opts: s3opts, s3: map[string]*s3.Client{}, kms: map[string]*kms.Client{}, s3control: map[string]*s3control.Client{}}
 }
 
-// Region returns the client for region.
-func (f *S3) Region(region string) *s3.Client {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if c, ok := f.clients[region]; ok {
-		return c
+// S3 returns the S3 client for region.
+func (c *Clients) S3(region string) *s3.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.s3[region]; ok {
+		return cl
 	}
 	opts := append([]func(*s3.Options){func(o *s3.Options) {
 		o.Region = region
 		// Virtual-hosted addressing needs DNS for BUCKET.host; custom
 		// endpoints (the local cloud, S3-compatible proxies) rarely have it.
-		o.UsePathStyle = f.cfg.BaseEndpoint != nil
-	}}, f.opts...)
-	c := s3.NewFromConfig(f.cfg, opts...)
-	f.clients[region] = c
-	return c
+		o.UsePathStyle = c.cfg.BaseEndpoint != nil
+	}}, c.s3opts...)
+	cl := s3.NewFromConfig(c.cfg, opts...)
+	c.s3[region] = cl
+	return cl
+}
+
+// KMS returns the KMS client for region.
+func (c *Clients) KMS(region string) *kms.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.kms[region]; ok {
+		return cl
+	}
+	cl := kms.NewFromConfig(c.cfg, func(o *kms.Options) { o.Region = region })
+	c.kms[region] = cl
+	return cl
+}
+
+// S3Control returns the S3 Control client for region.
+func (c *Clients) S3Control(region string) *s3control.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.s3control[region]; ok {
+		return cl
+	}
+	cl := s3control.NewFromConfig(c.cfg, func(o *s3control.Options) {
+		o.Region = region
+		if c.cfg.BaseEndpoint != nil {
+			o.EndpointResolverV2 = withoutAccountHost{s3control.NewDefaultEndpointResolverV2()}
+		}
+	})
+	c.s3control[region] = cl
+	return cl
+}
+
+// withoutAccountHost resolves S3 Control endpoints without the account-id
+// host label. The endpoint rules put "{AccountId}." in front of any custom
+// endpoint's host, and the local cloud (like most S3-compatible proxies) has
+// no DNS for 123456789012.127.0.0.1; the account id still travels in the
+// x-amz-account-id header every S3 Control operation sends.
+type withoutAccountHost struct {
+	next s3control.EndpointResolverV2
+}
+
+func (r withoutAccountHost) ResolveEndpoint(ctx context.Context, p s3control.EndpointParameters) (smithyendpoints.Endpoint, error) {
+	ep, err := r.next.ResolveEndpoint(ctx, p)
+	if err == nil && p.AccountId != nil {
+		ep.URI.Host = strings.TrimPrefix(ep.URI.Host, *p.AccountId+".")
+	}
+	return ep, err
 }
 
 // Config returns the configuration the clients are built from.
-func (f *S3) Config() aws.Config { return f.cfg }
+func (c *Clients) Config() aws.Config { return c.cfg }

@@ -73,7 +73,7 @@ func TestLocalCloud(t *testing.T) {
 	cloud := localcloud.ForTest(t)
 	cfg := cloud.AWSConfig()
 	sfnClient := sfn.NewFromConfig(cfg)
-	s3c := awsclient.NewS3(cfg).Region(cloud.Region)
+	s3c := awsclient.New(cfg).S3(cloud.Region)
 	ctx := context.Background()
 
 	t.Run("repeated executions of one state machine succeed", func(t *testing.T) {

@@ -1,0 +1,129 @@
+package bucketconfig
+
+import (
+	"cmp"
+	"context"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// aclGrant is one grant of a bucket ACL. DisplayName is left out: S3 no
+// longer returns it and ignores it on writes.
+type aclGrant struct {
+	Type       types.Type       `json:"type"`
+	ID         string           `json:"id,omitempty"`
+	URI        string           `json:"uri,omitempty"`
+	Email      string           `json:"email,omitempty"`
+	Permission types.Permission `json:"permission"`
+}
+
+// aclKind copies the bucket ACL grant for grant: grants to the owner (both
+// buckets belong to the same account, so the same canonical ID), to other
+// canonical IDs and to groups such as LogDelivery or AllUsers. The owner's
+// lone FULL_CONTROL, what every bucket starts with, reads as absent. A
+// source with BucketOwnerEnforced has ACLs disabled, so nothing is copied
+// from it. Written after ownership (a BucketOwnerEnforced destination
+// refuses ACLs) and Block Public Access (BlockPublicAcls refuses public
+// grants); see dependsOn.
+var aclKind = &spec[[]aclGrant]{
+	name: "acl",
+	// s3:GetBucketOwnershipControls: whether the source's ACL is in effect.
+	readActions: []string{"s3:GetBucketAcl", "s3:GetBucketOwnershipControls"},
+	// s3:GetBucketAcl: the destination's owner, required in the written ACL.
+	writeActions: []string{"s3:PutBucketAcl", "s3:GetBucketAcl"},
+	get: func(ctx context.Context, e *Engine, b Bucket) (*[]aclGrant, error) {
+		out, err := e.clients.S3(b.Region).GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &b.Name})
+		if err != nil {
+			return nil, err
+		}
+		grants := canonicalGrants(out.Grants)
+		if isPrivateACL(grants, out.Owner) {
+			return nil, nil
+		}
+		return &grants, nil
+	},
+	put: func(ctx context.Context, e *Engine, b Bucket, v *[]aclGrant) error {
+		client := e.clients.S3(b.Region)
+		// S3 wants the bucket owner in an ACL document.
+		cur, err := client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &b.Name})
+		if err != nil {
+			return err
+		}
+		grants := make([]types.Grant, 0, len(*v))
+		for _, g := range *v {
+			grants = append(grants, types.Grant{Permission: g.Permission, Grantee: &types.Grantee{Type: g.Type,
+				ID: grantField(g.ID), URI: grantField(g.URI), EmailAddress: grantField(g.Email)}})
+		}
+		var owner *types.Owner
+		if cur.Owner != nil {
+			owner = &types.Owner{ID: cur.Owner.ID}
+		}
+		_, err = client.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: &b.Name,
+			AccessControlPolicy: &types.AccessControlPolicy{Owner: owner, Grants: grants}})
+		return err
+	},
+	del: func(ctx context.Context, e *Engine, b Bucket) error {
+		client := e.clients.S3(b.Region)
+		// The ownership kind may have reset the ACL already, on its way to
+		// BucketOwnerEnforced, and such a bucket refuses most ACL writes.
+		cur, err := client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &b.Name})
+		if err != nil {
+			return err
+		}
+		if isPrivateACL(canonicalGrants(cur.Grants), cur.Owner) {
+			return nil
+		}
+		_, err = client.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: &b.Name, ACL: types.BucketCannedACLPrivate})
+		return err
+	},
+	xform: func(ctx context.Context, e *Engine, m Mirror, v *[]aclGrant) (*[]aclGrant, []Note, error) {
+		if v == nil {
+			return nil, nil, nil
+		}
+		own, err := getOwnership(ctx, e, m.Source)
+		if err != nil {
+			return nil, nil, err
+		}
+		if own != nil && *own == types.ObjectOwnershipBucketOwnerEnforced {
+			return nil, []Note{{Severity: SeverityInfo,
+				Message: "the source ACL is not copied: BucketOwnerEnforced disables it on the source"}}, nil
+		}
+		return v, nil, nil
+	},
+}
+
+// canonicalGrants sorts and deduplicates grants, ACL order being
+// meaningless.
+func canonicalGrants(in []types.Grant) []aclGrant {
+	out := make([]aclGrant, 0, len(in))
+	for _, g := range in {
+		a := aclGrant{Permission: g.Permission}
+		if g.Grantee != nil {
+			a.Type, a.ID, a.URI, a.Email = g.Grantee.Type, aws.ToString(g.Grantee.ID), aws.ToString(g.Grantee.URI), aws.ToString(g.Grantee.EmailAddress)
+		}
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b aclGrant) int {
+		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.ID, b.ID), cmp.Compare(a.URI, b.URI),
+			cmp.Compare(a.Email, b.Email), cmp.Compare(a.Permission, b.Permission))
+	})
+	return slices.Compact(out)
+}
+
+// isPrivateACL says whether grants are the private canned ACL: the owner's
+// FULL_CONTROL and nothing else.
+func isPrivateACL(grants []aclGrant, owner *types.Owner) bool {
+	return owner != nil && len(grants) == 1 && grants[0] == aclGrant{Type: types.TypeCanonicalUser,
+		ID: aws.ToString(owner.ID), Permission: types.PermissionFullControl}
+}
+
+// grantField is a grantee field as the SDK wants it: nil when empty.
+func grantField(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

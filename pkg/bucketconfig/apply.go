@@ -1,0 +1,191 @@
+package bucketconfig
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// Status is the outcome of one kind in a run.
+type Status string
+
+const (
+	StatusUnchanged Status = "unchanged" // nothing to do
+	StatusApplied   Status = "applied"   // created or updated
+	StatusRemoved   Status = "removed"   // deleted from the destination
+	StatusReported  Status = "reported"  // not copied by design; see notes
+	StatusManual    Status = "manual"    // applied, with a step left for a human
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped" // a kind it depends on failed
+)
+
+// Result is what happened to one kind.
+type Result struct {
+	Kind   string `json:"kind"`
+	Action Action `json:"action"`
+	Status Status `json:"status"`
+	Error  string `json:"error,omitempty"`
+	Code   string `json:"code,omitempty"` // AWS error code of the failure
+	Notes  []Note `json:"notes,omitempty"`
+}
+
+// Succeeded says whether the run is a success: every kind applied,
+// unchanged, reported, or left with a manual step.
+func Succeeded(results []Result) bool {
+	return !slices.ContainsFunc(results, func(r Result) bool {
+		return r.Status == StatusFailed || r.Status == StatusSkipped
+	})
+}
+
+// FirstFailure returns the first failed result, if any.
+func FirstFailure(results []Result) (Result, bool) {
+	for _, r := range results {
+		if r.Status == StatusFailed {
+			return r, true
+		}
+	}
+	return Result{}, false
+}
+
+// Apply carries out a plan on its destination: each kind as soon as the
+// kinds it depends on are done, at most Concurrency writes at a time. A kind
+// whose dependency failed is skipped, not attempted.
+func (e *Engine) Apply(ctx context.Context, p *Plan) []Result {
+	results := make([]Result, len(p.Steps))
+	done := make(map[string]chan struct{}, len(p.Steps))
+	failed := make(map[string]bool, len(p.Steps))
+	var mu sync.Mutex
+	for _, s := range p.Steps {
+		done[s.Kind] = make(chan struct{})
+	}
+	sem := make(chan struct{}, e.opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, step := range p.Steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[step.Kind])
+			var blocked []string
+			for _, dep := range dependsOn[step.Kind] {
+				if ch, ok := done[dep]; ok {
+					<-ch
+				}
+				mu.Lock()
+				if failed[dep] {
+					blocked = append(blocked, dep)
+				}
+				mu.Unlock()
+			}
+			var r Result
+			if len(blocked) > 0 {
+				r = Result{Kind: step.Kind, Action: step.Action, Status: StatusSkipped, Notes: step.Notes,
+					Error: fmt.Sprintf("not applied: it must follow %v, which failed", blocked)}
+			} else {
+				sem <- struct{}{}
+				r = e.applyStep(ctx, p.Mirror.Dest, step)
+				<-sem
+			}
+			if r.Status == StatusFailed || r.Status == StatusSkipped {
+				mu.Lock()
+				failed[step.Kind] = true
+				mu.Unlock()
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// applyStep writes one kind's plan step to the destination.
+func (e *Engine) applyStep(ctx context.Context, dest Bucket, step Step) Result {
+	r := Result{Kind: step.Kind, Action: step.Action, Notes: step.Notes}
+	k, ok := KindByName(step.Kind)
+	if !ok {
+		r.Status, r.Error = StatusFailed, fmt.Sprintf("unknown kind %q", step.Kind)
+		return r
+	}
+	var err error
+	switch step.Action {
+	case ActionError:
+		err = step.Err
+	case ActionNone:
+		r.Status = StatusUnchanged
+	case ActionReport:
+		r.Status = StatusReported
+	case ActionCreate, ActionUpdate:
+		r.Status = StatusApplied
+		err = retryWrite(ctx, e.opts.PropagationTimeout, func() error { return k.write(ctx, e, dest, step.desired) })
+		if err != nil {
+			err = &KindError{Op: "applying", Kind: step.Kind, Bucket: dest.Name, Region: dest.Region, Err: err}
+		}
+	case ActionDelete:
+		r.Status = StatusRemoved
+		err = retryWrite(ctx, e.opts.PropagationTimeout, func() error { return k.remove(ctx, e, dest) })
+		if err != nil {
+			err = &KindError{Op: "deleting", Kind: step.Kind, Bucket: dest.Name, Region: dest.Region, Err: err}
+		}
+	}
+	if err != nil {
+		r.Status, r.Error, r.Code = StatusFailed, err.Error(), ErrorCode(err)
+		return r
+	}
+	if r.Status != StatusFailed && slices.ContainsFunc(step.Notes, func(n Note) bool { return n.Severity == SeverityManual }) {
+		r.Status = StatusManual
+	}
+	return r
+}
+
+// Configure makes the destination's configuration equal transform(source):
+// plan, then apply. With Options.Sequential it goes one kind at a time in
+// catalog order instead (read source kind, read destination kind, write).
+func (e *Engine) Configure(ctx context.Context, m Mirror) (*Plan, []Result, error) {
+	if e.opts.Sequential {
+		return e.configureSequential(ctx, m)
+	}
+	p, err := e.Plan(ctx, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, e.Apply(ctx, p), nil
+}
+
+func (e *Engine) configureSequential(ctx context.Context, m Mirror) (*Plan, []Result, error) {
+	p := &Plan{Mirror: m,
+		Source: &Snapshot{Bucket: m.Source, Values: map[string]value{}, Errors: map[string]error{}},
+		Dest:   &Snapshot{Bucket: m.Dest, Values: map[string]value{}, Errors: map[string]error{}}}
+	var results []Result
+	failed := map[string]bool{}
+	for _, k := range Kinds {
+		if err := ctx.Err(); err != nil {
+			return p, results, err
+		}
+		name := k.Name()
+		src := e.snapshotKinds(ctx, m.Source, []Kind{k})
+		dst := e.snapshotKinds(ctx, m.Dest, []Kind{k})
+		mergeSnapshot(p.Source, src)
+		mergeSnapshot(p.Dest, dst)
+		step := e.planKind(ctx, k, m, src, dst)
+		p.Steps = append(p.Steps, step)
+		var r Result
+		if blocked := slices.ContainsFunc(dependsOn[name], func(d string) bool { return failed[d] }); blocked {
+			r = Result{Kind: name, Action: step.Action, Status: StatusSkipped, Notes: step.Notes,
+				Error: fmt.Sprintf("not applied: it must follow %v, one of which failed", dependsOn[name])}
+		} else {
+			r = e.applyStep(ctx, m.Dest, step)
+		}
+		failed[name] = r.Status == StatusFailed || r.Status == StatusSkipped
+		results = append(results, r)
+	}
+	return p, results, nil
+}
+
+func mergeSnapshot(into, from *Snapshot) {
+	for k, v := range from.Values {
+		into.Values[k] = v
+	}
+	for k, err := range from.Errors {
+		into.Errors[k] = err
+	}
+}

@@ -1,0 +1,385 @@
+package bucketconfig
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// logDeliveryPrincipal is the service that writes server access logs; a log
+// bucket grants it s3:PutObject in its policy.
+const logDeliveryPrincipal = "logging.s3.amazonaws.com"
+
+// logBucketKind says how put provides a destination's log bucket.
+type logBucketKind int
+
+const (
+	// logBucketAsIs: write the configuration, nothing else (the bucket logs
+	// into itself, or a value read back).
+	logBucketAsIs logBucketKind = iota
+	// logBucketMapped: the user's bucket from Options.Buckets; checked,
+	// never changed.
+	logBucketMapped
+	// logBucketOwned: bucketmirror's mirror of the source's log bucket,
+	// created if missing and granted log delivery.
+	logBucketOwned
+)
+
+// loggingConfig is a bucket's server access logging. The unexported fields
+// are set by xform for put and are not part of the configuration S3 keeps,
+// so they stay out of the canonical JSON.
+type loggingConfig struct {
+	TargetBucket          string                       `json:"targetBucket"`
+	TargetPrefix          string                       `json:"targetPrefix"`
+	TargetObjectKeyFormat *types.TargetObjectKeyFormat `json:"targetObjectKeyFormat,omitempty"`
+	TargetGrants          []types.TargetGrant          `json:"targetGrants,omitempty"`
+
+	logBucket    logBucketKind
+	sourceTarget string // the source's log bucket, mirrored by an owned log bucket
+}
+
+// loggingKind copies server access logging. S3 delivers logs only to a
+// bucket in the same Region and account, so the destination logs into
+// itself when the source does, into the bucket Options.Buckets maps the
+// source's log bucket to, or else into a log bucket of bucketmirror's in the
+// destination Region (see logBucketName), created when missing and granted
+// log delivery in its policy. A bucket of that name that bucketmirror does
+// not own is never touched.
+var loggingKind = &spec[loggingConfig]{
+	name:        "logging",
+	readActions: []string{"s3:GetBucketLogging"},
+	writeActions: []string{"s3:PutBucketLogging",
+		// The log bucket: created, tagged as ours, granted log delivery, and
+		// checked for settings that stop delivery. CreateBucket with
+		// ObjectOwnership needs s3:PutBucketOwnershipControls.
+		"s3:CreateBucket", "s3:PutBucketOwnershipControls", "s3:GetBucketTagging", "s3:PutBucketTagging",
+		"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketRequestPayment"},
+	get: func(ctx context.Context, e *Engine, b Bucket) (*loggingConfig, error) {
+		out, err := e.clients.S3(b.Region).GetBucketLogging(ctx, &s3.GetBucketLoggingInput{Bucket: &b.Name})
+		if err != nil {
+			return nil, err
+		}
+		// Not configured is an empty 200 (no LoggingEnabled).
+		le := out.LoggingEnabled
+		if le == nil || aws.ToString(le.TargetBucket) == "" {
+			return nil, nil
+		}
+		return &loggingConfig{
+			TargetBucket:          aws.ToString(le.TargetBucket),
+			TargetPrefix:          aws.ToString(le.TargetPrefix),
+			TargetObjectKeyFormat: le.TargetObjectKeyFormat,
+			TargetGrants:          canonicalTargetGrants(le.TargetGrants),
+		}, nil
+	},
+	put: func(ctx context.Context, e *Engine, b Bucket, v *loggingConfig) error {
+		logBucket := Bucket{Name: v.TargetBucket, Region: b.Region}
+		switch v.logBucket {
+		case logBucketMapped:
+			if err := checkLogBucket(ctx, e, logBucket); err != nil {
+				return err
+			}
+		case logBucketOwned:
+			if err := ensureLogBucket(ctx, e, b, v); err != nil {
+				return err
+			}
+		}
+		_, err := e.clients.S3(b.Region).PutBucketLogging(ctx, &s3.PutBucketLoggingInput{Bucket: &b.Name,
+			BucketLoggingStatus: &types.BucketLoggingStatus{LoggingEnabled: &types.LoggingEnabled{
+				TargetBucket:          aws.String(v.TargetBucket),
+				TargetPrefix:          aws.String(v.TargetPrefix),
+				TargetObjectKeyFormat: v.TargetObjectKeyFormat,
+				TargetGrants:          v.TargetGrants,
+			}}})
+		return err
+	},
+	// There is no DeleteBucketLogging: an empty status turns logging off.
+	// The log bucket and its logs stay.
+	del: func(ctx context.Context, e *Engine, b Bucket) error {
+		_, err := e.clients.S3(b.Region).PutBucketLogging(ctx, &s3.PutBucketLoggingInput{Bucket: &b.Name,
+			BucketLoggingStatus: &types.BucketLoggingStatus{}})
+		return err
+	},
+	xform: func(_ context.Context, e *Engine, m Mirror, v *loggingConfig) (*loggingConfig, []Note, error) {
+		if v == nil {
+			return nil, nil, nil
+		}
+		out := *v
+		var notes []Note
+		if mapped, ok := e.opts.Buckets[v.TargetBucket]; ok {
+			out.TargetBucket, out.logBucket = mapped, logBucketMapped
+		} else if v.TargetBucket == m.Source.Name {
+			out.TargetBucket, out.logBucket = m.Dest.Name, logBucketAsIs
+		} else {
+			out.TargetBucket, out.logBucket, out.sourceTarget = logBucketName(v.TargetBucket, m.Dest.Region), logBucketOwned, v.TargetBucket
+			notes = append(notes, Note{Severity: SeverityInfo, Message: fmt.Sprintf(
+				"server access logs go to %s in %s, bucketmirror's log bucket for %s (map %s with the buckets option to use a bucket of your own)",
+				out.TargetBucket, m.Dest.Region, v.TargetBucket, v.TargetBucket)})
+		}
+		return &out, notes, nil
+	},
+}
+
+// logBucketName is the name of bucketmirror's log bucket in region for a
+// source log bucket: "<target>-<region>", or when that is longer than S3's
+// 63 characters, the target cut short and a hash of the whole name, so
+// different targets never share a log bucket.
+func logBucketName(target, region string) string {
+	name := target + "-" + region
+	if len(name) <= 63 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(target))
+	suffix := "-" + hex.EncodeToString(sum[:])[:8] + "-" + region
+	// A label may not end in '-' or '.', and ".-" is not allowed either.
+	return strings.TrimRight(target[:63-len(suffix)], "-.") + suffix
+}
+
+// canonicalTargetGrants drops grantee display names (S3 fills them in and
+// ignores them on write) and empty grantee fields, and sorts the grants.
+func canonicalTargetGrants(grants []types.TargetGrant) []types.TargetGrant {
+	if len(grants) == 0 {
+		return nil
+	}
+	out := make([]types.TargetGrant, len(grants))
+	for i, g := range grants {
+		out[i] = types.TargetGrant{Permission: g.Permission}
+		if g.Grantee != nil {
+			out[i].Grantee = &types.Grantee{Type: g.Grantee.Type, ID: nonEmpty(g.Grantee.ID), URI: nonEmpty(g.Grantee.URI),
+				EmailAddress: nonEmpty(g.Grantee.EmailAddress)}
+		}
+	}
+	key := func(g types.TargetGrant) string {
+		if g.Grantee == nil {
+			return "\x00" + string(g.Permission)
+		}
+		return strings.Join([]string{string(g.Grantee.Type), aws.ToString(g.Grantee.ID), aws.ToString(g.Grantee.URI),
+			aws.ToString(g.Grantee.EmailAddress), string(g.Permission)}, "\x00")
+	}
+	slices.SortFunc(out, func(a, b types.TargetGrant) int { return cmp.Compare(key(a), key(b)) })
+	return out
+}
+
+// nonEmpty turns an empty element into an absent one: a grantee holds one
+// of ID, URI and EmailAddress, and emulators echo the others empty.
+func nonEmpty(s *string) *string {
+	if aws.ToString(s) == "" {
+		return nil
+	}
+	return s
+}
+
+// ensureLogBucket makes v.TargetBucket in dest's Region bucketmirror's log
+// bucket for v.sourceTarget: created and tagged when missing, refused when
+// it exists without our tag, and granting log delivery for dest.
+func ensureLogBucket(ctx context.Context, e *Engine, dest Bucket, v *loggingConfig) error {
+	logBucket := Bucket{Name: v.TargetBucket, Region: dest.Region}
+	client := e.clients.S3(logBucket.Region)
+	if e.opts.AccountID == "" {
+		return fmt.Errorf("granting log delivery on log bucket %s: the account id is not set (it scopes the grant to this account)", logBucket)
+	}
+	tagKey, tagValue := e.opts.TagPrefix+"source", "arn:aws:s3:::"+v.sourceTarget
+	tags, err := client.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &logBucket.Name})
+	switch {
+	case isNotFound(err, codeNoSuchBucket):
+		if err := createLogBucket(ctx, e, logBucket, len(v.TargetGrants) > 0, tagKey, tagValue); err != nil {
+			return err
+		}
+	case isNotFound(err, codeNoSuchTagSet):
+		return notOurLogBucket(logBucket, v.sourceTarget, tagKey, tagValue)
+	case Classify(err) == ClassRedirect:
+		return fmt.Errorf("log bucket name %q is taken by a bucket outside %s; map %s to a log bucket in %s with the buckets option",
+			logBucket.Name, logBucket.Region, v.sourceTarget, logBucket.Region)
+	case err != nil:
+		return fmt.Errorf("reading tags of log bucket %s: %w", logBucket, err)
+	default:
+		if !slices.ContainsFunc(tags.TagSet, func(t types.Tag) bool { return aws.ToString(t.Key) == tagKey && aws.ToString(t.Value) == tagValue }) {
+			return notOurLogBucket(logBucket, v.sourceTarget, tagKey, tagValue)
+		}
+		if err := checkLogBucket(ctx, e, logBucket); err != nil {
+			return err
+		}
+	}
+	return grantLogDelivery(ctx, e, logBucket, dest, v.TargetPrefix)
+}
+
+func notOurLogBucket(logBucket Bucket, target, tagKey, tagValue string) error {
+	return fmt.Errorf("log bucket %s exists and is not bucketmirror's (no tag %s=%s), so it is left alone; "+
+		"map %s to a log bucket in %s with the buckets option, or remove %s", logBucket, tagKey, tagValue, target, logBucket.Region, logBucket.Name)
+}
+
+func createLogBucket(ctx context.Context, e *Engine, logBucket Bucket, withGrants bool, tagKey, tagValue string) error {
+	client := e.clients.S3(logBucket.Region)
+	in := &s3.CreateBucketInput{Bucket: &logBucket.Name}
+	// us-east-1 takes no LocationConstraint (S3 rejects one naming it).
+	if logBucket.Region != "us-east-1" {
+		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint(logBucket.Region)}
+	}
+	// Target grants need ACLs, which BucketOwnerEnforced (the default of
+	// new buckets) disables.
+	if withGrants {
+		in.ObjectOwnership = types.ObjectOwnershipBucketOwnerPreferred
+	}
+	_, err := client.CreateBucket(ctx, in)
+	switch {
+	case ErrorCode(err) == codeBucketAlreadyOwnedByYou:
+		// Created by a concurrent run for another bucket logging here.
+	case ErrorCode(err) == codeBucketAlreadyExists:
+		return fmt.Errorf("creating log bucket %s: the name is taken by another account; map the log target to a log bucket in %s with the buckets option: %w",
+			logBucket, logBucket.Region, err)
+	case err != nil:
+		return fmt.Errorf("creating log bucket %s: %w", logBucket, err)
+	}
+	// A new bucket may answer NoSuchBucket for a while.
+	err = retryWrite(ctx, e.opts.PropagationTimeout, func() error {
+		_, err := client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &logBucket.Name,
+			Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String(tagKey), Value: aws.String(tagValue)}}}})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tagging log bucket %s: %w", logBucket, err)
+	}
+	return nil
+}
+
+// checkLogBucket refuses log buckets S3 cannot deliver logs to: ones with
+// Object Lock default retention or Requester Pays.
+func checkLogBucket(ctx context.Context, e *Engine, logBucket Bucket) error {
+	client := e.clients.S3(logBucket.Region)
+	lock, err := client.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: &logBucket.Name})
+	switch {
+	case isNotFound(err, codeNoSuchBucket):
+		// Not the framework's NoSuchBucket (which it would retry as the
+		// destination's propagation): this is a missing log bucket.
+		return fmt.Errorf("log bucket %s does not exist", logBucket)
+	case isNotFound(err, codeNoSuchObjectLock):
+	case err != nil:
+		return fmt.Errorf("reading Object Lock configuration of log bucket %s: %w", logBucket, err)
+	case lock.ObjectLockConfiguration != nil && lock.ObjectLockConfiguration.Rule != nil && lock.ObjectLockConfiguration.Rule.DefaultRetention != nil:
+		return fmt.Errorf("log bucket %s has Object Lock default retention, and S3 does not deliver server access logs to such a bucket", logBucket)
+	}
+	payment, err := client.GetBucketRequestPayment(ctx, &s3.GetBucketRequestPaymentInput{Bucket: &logBucket.Name})
+	if err != nil {
+		return fmt.Errorf("reading Requester Pays of log bucket %s: %w", logBucket, err)
+	}
+	if payment.Payer == types.PayerRequester {
+		return fmt.Errorf("log bucket %s has Requester Pays on, and S3 does not deliver server access logs to such a bucket", logBucket)
+	}
+	return nil
+}
+
+// logDeliveryStatement grants S3's logging service the right to write
+// dest's logs under prefix in logBucket, and nothing for other buckets or
+// accounts (the confused-deputy conditions S3's documentation gives).
+func logDeliveryStatement(logBucket, dest Bucket, prefix, account string) map[string]any {
+	sum := sha256.Sum256([]byte(dest.ARN()))
+	return map[string]any{
+		"Sid":       "BucketmirrorLogDelivery" + hex.EncodeToString(sum[:])[:16],
+		"Effect":    "Allow",
+		"Principal": map[string]any{"Service": logDeliveryPrincipal},
+		"Action":    "s3:PutObject",
+		"Resource":  logBucket.ARN() + "/" + prefix + "*",
+		"Condition": map[string]any{
+			"ArnLike":      map[string]any{"aws:SourceArn": dest.ARN()},
+			"StringEquals": map[string]any{"aws:SourceAccount": account},
+		},
+	}
+}
+
+// logDeliveryAttempts bounds the read-merge-write of the log bucket policy:
+// several destinations logging into one log bucket merge into one policy,
+// and a write racing ours may drop our statement, so it is read back.
+const logDeliveryAttempts = 4
+
+// grantLogDelivery merges dest's log delivery statement into logBucket's
+// policy, replacing an older one for dest (another prefix).
+func grantLogDelivery(ctx context.Context, e *Engine, logBucket, dest Bucket, prefix string) error {
+	client := e.clients.S3(logBucket.Region)
+	stmt := logDeliveryStatement(logBucket, dest, prefix, e.opts.AccountID)
+	for range logDeliveryAttempts {
+		var policy map[string]any
+		err := retryWrite(ctx, e.opts.PropagationTimeout, func() error {
+			out, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &logBucket.Name})
+			switch {
+			case isNotFound(err, codeNoSuchBucketPolicy):
+				policy = map[string]any{"Version": "2012-10-17"}
+				return nil
+			case err != nil:
+				return err
+			}
+			return decodeJSON([]byte(aws.ToString(out.Policy)), &policy)
+		})
+		if err != nil {
+			return fmt.Errorf("reading policy of log bucket %s: %w", logBucket, err)
+		}
+		merged, changed, err := mergeStatement(policy, stmt)
+		if err != nil {
+			return fmt.Errorf("merging log delivery into the policy of log bucket %s: %w", logBucket, err)
+		}
+		if !changed {
+			return nil
+		}
+		doc, err := encodeJSON(merged)
+		if err != nil {
+			return err
+		}
+		err = retryWrite(ctx, e.opts.PropagationTimeout, func() error {
+			_, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &logBucket.Name, Policy: aws.String(string(doc))})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("granting log delivery in the policy of log bucket %s: %w", logBucket, err)
+		}
+	}
+	return fmt.Errorf("granting log delivery in the policy of log bucket %s: the policy kept changing under us (%d attempts)", logBucket, logDeliveryAttempts)
+}
+
+// mergeStatement puts stmt into policy, in place of a statement with the
+// same Sid; changed is false when policy already holds it as is.
+func mergeStatement(policy, stmt map[string]any) (merged map[string]any, changed bool, err error) {
+	var statements []any
+	switch st := policy["Statement"].(type) {
+	case nil:
+	case []any:
+		statements = st
+	case map[string]any:
+		statements = []any{st}
+	default:
+		return nil, false, errors.New("the policy's Statement is neither an object nor a list")
+	}
+	want, err := json.Marshal(stmt)
+	if err != nil {
+		return nil, false, err
+	}
+	replaced := false
+	for i, s := range statements {
+		m, ok := s.(map[string]any)
+		if !ok || m["Sid"] != stmt["Sid"] {
+			continue
+		}
+		// Compare as canonical JSON: the policy was decoded with json.Number.
+		got, err := json.Marshal(m)
+		if err != nil {
+			return nil, false, err
+		}
+		if bytes.Equal(got, want) {
+			return policy, false, nil
+		}
+		statements[i], replaced = stmt, true
+	}
+	if !replaced {
+		statements = append(statements, stmt)
+	}
+	policy["Statement"] = statements
+	return policy, true, nil
+}

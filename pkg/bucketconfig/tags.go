@@ -1,0 +1,203 @@
+package bucketconfig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
+	controltypes "github.com/aws/aws-sdk-go-v2/service/s3control/types"
+)
+
+// maxBucketTags is S3's limit of user tags per bucket.
+const maxBucketTags = 50
+
+// tagsKind copies bucket tags, sorted by key. Control tags (under
+// Options.TagPrefix) are never copied and aws: tags cannot be written; the
+// destination carries <prefix>source = the source's ARN besides the copied
+// tags, and bucketmirror never removes it.
+//
+// "Absent" is therefore a tag set of control tags only: the source reads as
+// absent when it has nothing to copy (often it has only its
+// <prefix>destination-regions tag), and del leaves the destination with its
+// <prefix>source tag alone, which reads as absent again. Tagging a fresh
+// destination with <prefix>source is the create step's job (Engine.SourceTag).
+//
+// With ABAC enabled on the destination, S3 refuses PutBucketTagging and
+// DeleteBucketTagging: tags are then written with S3 Control TagResource and
+// UntagResource.
+var tagsKind = &spec[[]types.Tag]{
+	name:        "tags",
+	readActions: []string{"s3:GetBucketTagging"},
+	// DeleteBucketTagging is authorised by s3:PutBucketTagging.
+	writeActions: []string{"s3:GetBucketTagging", "s3:PutBucketTagging", "s3:GetBucketABAC",
+		"s3:ListTagsForResource", "s3:TagResource", "s3:UntagResource"},
+	get: func(ctx context.Context, e *Engine, b Bucket) (*[]types.Tag, error) {
+		tags, err := getTags(ctx, e, b)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(tags, func(t types.Tag) bool { return !e.isControlTag(aws.ToString(t.Key)) }) {
+			return nil, nil
+		}
+		return &tags, nil
+	},
+	put: func(ctx context.Context, e *Engine, b Bucket, v *[]types.Tag) error {
+		return writeTags(ctx, e, b, *v)
+	},
+	del: func(ctx context.Context, e *Engine, b Bucket) error {
+		tags, err := getTags(ctx, e, b)
+		if err != nil {
+			return err
+		}
+		source := aws.ToString(e.SourceTag(Bucket{}).Key)
+		return writeTags(ctx, e, b, slices.DeleteFunc(tags, func(t types.Tag) bool { return aws.ToString(t.Key) != source }))
+	},
+	xform: func(_ context.Context, e *Engine, m Mirror, v *[]types.Tag) (*[]types.Tag, []Note, error) {
+		if v == nil {
+			return nil, nil, nil
+		}
+		var out []types.Tag
+		var system []string
+		for _, t := range *v {
+			key := aws.ToString(t.Key)
+			switch {
+			case e.isControlTag(key):
+			case strings.HasPrefix(key, "aws:"):
+				system = append(system, key)
+			default:
+				out = append(out, t)
+			}
+		}
+		var notes []Note
+		if len(system) > 0 {
+			notes = append(notes, Note{Severity: SeverityNotCopied,
+				Message: fmt.Sprintf("tags %s are set by AWS (aws: prefix) and cannot be written to the destination", strings.Join(system, ", "))})
+		}
+		if len(out) == 0 {
+			return nil, notes, nil
+		}
+		if len(out)+1 > maxBucketTags {
+			return nil, notes, fmt.Errorf("copying %d tags: with %s the destination would need %d, over S3's limit of %d tags per bucket",
+				len(out), aws.ToString(e.SourceTag(m.Source).Key), len(out)+1, maxBucketTags)
+		}
+		out = append(out, e.SourceTag(m.Source))
+		sortTags(out)
+		return &out, notes, nil
+	},
+}
+
+// SourceTag is the tag every destination carries: <prefix>source = the
+// source bucket's ARN.
+func (e *Engine) SourceTag(source Bucket) types.Tag {
+	return types.Tag{Key: aws.String(e.opts.TagPrefix + "source"), Value: aws.String(source.ARN())}
+}
+
+func (e *Engine) isControlTag(key string) bool { return strings.HasPrefix(key, e.opts.TagPrefix) }
+
+func getTags(ctx context.Context, e *Engine, b Bucket) ([]types.Tag, error) {
+	out, err := e.clients.S3(b.Region).GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &b.Name})
+	if isNotFound(err, codeNoSuchTagSet) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	tags := slices.Clone(out.TagSet)
+	sortTags(tags)
+	return tags, nil
+}
+
+func sortTags(tags []types.Tag) {
+	slices.SortFunc(tags, func(a, b types.Tag) int { return strings.Compare(aws.ToString(a.Key), aws.ToString(b.Key)) })
+}
+
+// writeTags makes tags the bucket's whole tag set.
+func writeTags(ctx context.Context, e *Engine, b Bucket, tags []types.Tag) error {
+	abac, err := abacEnabled(ctx, e, b)
+	if err != nil {
+		return fmt.Errorf("reading ABAC status: %w", err)
+	}
+	if abac {
+		return writeTagsS3Control(ctx, e, b, tags)
+	}
+	client := e.clients.S3(b.Region)
+	if len(tags) == 0 {
+		_, err = client.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: &b.Name})
+		return err
+	}
+	_, err = client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &b.Name, Tagging: &types.Tagging{TagSet: tags}})
+	return err
+}
+
+// writeTagsS3Control sets the tag set of a bucket with ABAC enabled: S3
+// Control TagResource adds and overwrites, UntagResource removes. The
+// resource is the bucket's ARN (arn:aws:s3:::NAME).
+func writeTagsS3Control(ctx context.Context, e *Engine, b Bucket, tags []types.Tag) error {
+	if e.opts.AccountID == "" {
+		return errors.New("writing tags of a bucket with ABAC enabled needs the account id (Options.AccountID) for S3 Control")
+	}
+	client := e.clients.S3Control(b.Region)
+	arn := b.ARN()
+	out, err := client.ListTagsForResource(ctx, &s3control.ListTagsForResourceInput{AccountId: &e.opts.AccountID, ResourceArn: &arn})
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	add := make([]controltypes.Tag, len(tags))
+	for i, t := range tags {
+		keep[aws.ToString(t.Key)] = true
+		add[i] = controltypes.Tag{Key: t.Key, Value: t.Value}
+	}
+	var remove []string
+	for _, t := range out.Tags {
+		// aws: tags are the system's; they cannot be removed.
+		if key := aws.ToString(t.Key); !keep[key] && !strings.HasPrefix(key, "aws:") {
+			remove = append(remove, key)
+		}
+	}
+	slices.Sort(remove)
+	untag := func() error {
+		if len(remove) == 0 {
+			return nil
+		}
+		_, err := client.UntagResource(ctx, &s3control.UntagResourceInput{AccountId: &e.opts.AccountID, ResourceArn: &arn, TagKeys: remove})
+		return err
+	}
+	tag := func() error {
+		if len(add) == 0 {
+			return nil
+		}
+		_, err := client.TagResource(ctx, &s3control.TagResourceInput{AccountId: &e.opts.AccountID, ResourceArn: &arn, Tags: add})
+		return err
+	}
+	// Add before removing, so a tag-based policy never sees the bucket with
+	// neither the old nor the new tags; unless the union would break the
+	// tag limit for a moment.
+	steps := []func() error{tag, untag}
+	if len(out.Tags)+len(add)-len(keepExisting(out.Tags, keep)) > maxBucketTags {
+		steps = []func() error{untag, tag}
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keepExisting returns the current tags whose keys are also written.
+func keepExisting(current []controltypes.Tag, keep map[string]bool) []controltypes.Tag {
+	var out []controltypes.Tag
+	for _, t := range current {
+		if keep[aws.ToString(t.Key)] {
+			out = append(out, t)
+		}
+	}
+	return out
+}

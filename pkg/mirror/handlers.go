@@ -1,0 +1,79 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+
+	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
+)
+
+// Event is what the create Lambda receives: the state machine wraps the
+// payload with the execution's name and start time (which address the run
+// record); a direct invoke may send the bare payload.
+type Event struct {
+	Input
+	Payload *Input `json:"payload,omitempty"`
+}
+
+func (ev Event) input() Input {
+	if ev.Payload == nil {
+		return ev.Input
+	}
+	in := *ev.Payload
+	if in.RunID == "" {
+		in.RunID = ev.RunID
+	}
+	if in.StartedAt == "" {
+		in.StartedAt = ev.StartedAt
+	}
+	return in
+}
+
+// TransientError is a failure worth retrying (throttling, a conflicting
+// write, a timeout); the state machine retries it with backoff.
+type TransientError struct{ Message string }
+
+func (e *TransientError) Error() string { return e.Message }
+
+// InternalError is any other failure; the state machine does not retry it.
+type InternalError struct{ Message string }
+
+func (e *InternalError) Error() string { return e.Message }
+
+// lambdaError maps a step's error to the few named types the state machine
+// matches in Retry and Catch (the Go type name is the Lambda errorType).
+func lambdaError(err error) error {
+	var (
+		invalid   *InvalidInputError
+		notFound  *SourceNotFoundError
+		foreign   *ForeignBucketError
+		configure *ConfigureError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &invalid), errors.As(err, &notFound), errors.As(err, &foreign), errors.As(err, &configure):
+		return err
+	case errors.Is(err, context.DeadlineExceeded), bucketconfig.Classify(err) == bucketconfig.ClassRetryable:
+		return &TransientError{Message: err.Error()}
+	}
+	return &InternalError{Message: err.Error()}
+}
+
+// CreateHandler is the create Lambda's handler.
+func (m *Mirrorer) CreateHandler(ctx context.Context, ev Event) (State, error) {
+	st, err := m.Create(ctx, ev.input())
+	if err != nil {
+		m.log().ErrorContext(ctx, "create failed", "bucket", st.SourceBucketARN, "region", st.DestRegion, "run", st.RunID, "error", err)
+	}
+	return st, lambdaError(err)
+}
+
+// ConfigureHandler is the configure Lambda's handler.
+func (m *Mirrorer) ConfigureHandler(ctx context.Context, st State) (State, error) {
+	out, err := m.Configure(ctx, st)
+	if err != nil {
+		m.log().ErrorContext(ctx, "configure failed", "bucket", st.SourceBucketARN, "region", st.DestRegion, "run", st.RunID, "kind", out.FailedKind, "code", out.ErrorCode, "error", err)
+	}
+	return out, lambdaError(err)
+}

@@ -1,0 +1,49 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+	"github.com/bucketmirror/bucketmirror/statemachine"
+)
+
+// Function names of the workflow's Lambdas in the local cloud.
+const (
+	CreateFunction    = "bucketmirror-create"
+	ConfigureFunction = "bucketmirror-configure"
+	StateMachineName  = "bucketmirror-mirror"
+)
+
+// DeployLocal deploys the workflow into a local cloud: the table, the create
+// and configure handlers served in-process by the router, and the state
+// machine from statemachine/mirror.asl.json with its substitutions. It
+// returns the state machine's ARN.
+func (m *Mirrorer) DeployLocal(ctx context.Context, cloud *localcloud.Cloud) (string, error) {
+	if err := m.Store.CreateTable(ctx); err != nil {
+		return "", err
+	}
+	cloud.Register(CreateFunction, lambda.NewHandler(m.CreateHandler))
+	cloud.Register(ConfigureFunction, lambda.NewHandler(m.ConfigureHandler))
+	def, err := statemachine.Definition(map[string]string{
+		"CreateFunctionArn":    cloud.FunctionARN(CreateFunction),
+		"ConfigureFunctionArn": cloud.FunctionARN(ConfigureFunction),
+		"TableName":            m.Store.Table(),
+	})
+	if err != nil {
+		return "", err
+	}
+	out, err := sfn.NewFromConfig(cloud.AWSConfig()).CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name:       aws.String(StateMachineName),
+		Definition: aws.String(def),
+		RoleArn:    aws.String(fmt.Sprintf("arn:aws:iam::%s:role/bucketmirror-state-machine", localcloud.AccountID)),
+	})
+	if err != nil {
+		return "", fmt.Errorf("creating state machine %s: %w", StateMachineName, err)
+	}
+	return aws.ToString(out.StateMachineArn), nil
+}

@@ -1,0 +1,389 @@
+// Package mirror holds the two steps of the mirror workflow as plain Go
+// functions: Create makes (or finds) the destination bucket, Configure
+// copies every configuration kind into it. The Lambdas and the CLI call
+// them; each step records what it did in the inventory.
+package mirror
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
+	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
+	"github.com/bucketmirror/bucketmirror/pkg/inventory"
+)
+
+// SourceNotFoundError: the source bucket does not exist (or is not visible).
+type SourceNotFoundError struct{ Bucket, Region string }
+
+func (e *SourceNotFoundError) Error() string {
+	return fmt.Sprintf("source bucket %q not found in %s", e.Bucket, e.Region)
+}
+
+// ForeignBucketError: the destination exists and is not bucketmirror's.
+type ForeignBucketError struct{ Bucket, Reason string }
+
+func (e *ForeignBucketError) Error() string {
+	return fmt.Sprintf("destination bucket %q is not bucketmirror's (%s): refusing to touch it; pass adopt to take it over", e.Bucket, e.Reason)
+}
+
+// ConfigureError: one or more kinds failed; the run is recorded FAILED.
+type ConfigureError struct {
+	Kind, Code, Message string
+}
+
+func (e *ConfigureError) Error() string { return e.Message }
+
+// Mirrorer runs the workflow steps.
+type Mirrorer struct {
+	Clients   *awsclient.Clients
+	Engine    *bucketconfig.Engine
+	Store     *inventory.Store
+	TagPrefix string // default "bucketmirror:"
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+func (m *Mirrorer) prefix() string {
+	if m.TagPrefix == "" {
+		return "bucketmirror:"
+	}
+	return m.TagPrefix
+}
+
+func (m *Mirrorer) now() time.Time {
+	if m.Now != nil {
+		return m.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (m *Mirrorer) log() *slog.Logger {
+	if m.Log != nil {
+		return m.Log
+	}
+	return slog.Default()
+}
+
+// SourceTag is the tag key marking a destination with its source's ARN.
+func (m *Mirrorer) SourceTag() string { return m.prefix() + "source" }
+
+// DerivedName is the deterministic destination name for source in region:
+// re-runs and sweeps find the same bucket.
+func DerivedName(source, region string) string {
+	sum := sha256.Sum256([]byte(source + "\x00" + region))
+	suffix := "-" + region + "-" + hex.EncodeToString(sum[:3])
+	return "dest-" + trimName(source, 63-len("dest-")-len(suffix)) + suffix
+}
+
+// randomName is the blog's unique destination name: dest-SOURCE-RANDOM.
+func randomName(source string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	suffix := "-" + hex.EncodeToString(b)
+	return "dest-" + trimName(source, 63-len("dest-")-len(suffix)) + suffix
+}
+
+func trimName(name string, n int) string {
+	if len(name) > n {
+		name = name[:n]
+	}
+	return strings.TrimRight(name, ".-")
+}
+
+func parseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
+
+// runKey fills in the run id and start time (the state machine passes its
+// execution's; the CLI makes its own) that address the run record.
+func (m *Mirrorer) runKey(in *Input) (string, error) {
+	if in.RunID == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		in.RunID = "run-" + hex.EncodeToString(b)
+	}
+	if in.StartedAt == "" {
+		in.StartedAt = m.now().Format("2006-01-02T15:04:05.000Z")
+	}
+	_, err := parseTime(in.StartedAt)
+	return in.StartedAt, err
+}
+
+// Create validates the input, makes the destination bucket (or finds the one
+// a previous run made), and records the run as CREATED.
+func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
+	source, dest, err := in.Validate()
+	if err != nil {
+		return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
+	}
+	startedAt, err := m.runKey(&in)
+	if err != nil {
+		return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
+	}
+	st := State{Input: in}
+	fail := func(err error) (State, error) {
+		st.Status, st.Error = StatusFailed, err.Error()
+		m.recordFailure(ctx, source, in.DestRegion, st.DestBucket, in.RunID, startedAt, err)
+		return st, err
+	}
+	objectLock, err := m.sourceObjectLock(ctx, source, in.SourceRegion)
+	if err != nil {
+		return fail(err)
+	}
+	if dest == "" {
+		if dest, err = m.chooseName(ctx, source, in); err != nil {
+			return fail(err)
+		}
+	}
+	st.DestBucket = dest
+	st.DestBucketARN = "arn:aws:s3:::" + dest
+	if err := m.ensureBucket(ctx, source, dest, in.DestRegion, objectLock, in.Adopt); err != nil {
+		return fail(err)
+	}
+	st.Status = StatusCreated
+	run := inventory.Run{Source: source, Region: in.DestRegion, RunID: in.RunID, StartedAt: startedAt, Dest: dest, Status: StatusCreated}
+	rec := inventory.Mirror{Source: source, Region: in.DestRegion, Dest: dest, Status: StatusCreated, LastRunID: in.RunID, LastRunAt: startedAt}
+	if prev, err := m.Store.GetMirror(ctx, source, in.DestRegion); err == nil && prev != nil {
+		rec.AppliedHash, rec.DestHash = prev.AppliedHash, prev.DestHash
+	}
+	if err := m.Store.PutRun(ctx, run, rec); err != nil {
+		return st, err
+	}
+	m.log().InfoContext(ctx, "destination ready", "bucket", source, "region", in.DestRegion, "dest", dest, "run", in.RunID)
+	return st, nil
+}
+
+// sourceObjectLock checks the source exists (HeadBucket) and whether it has
+// Object Lock, which can only be enabled on the destination at creation.
+func (m *Mirrorer) sourceObjectLock(ctx context.Context, source, region string) (bool, error) {
+	s3c := m.Clients.S3(region)
+	if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(source)}); err != nil {
+		var nf *types.NotFound
+		var nsb *types.NoSuchBucket
+		if errors.As(err, &nf) || errors.As(err, &nsb) {
+			return false, &SourceNotFoundError{Bucket: source, Region: region}
+		}
+		return false, fmt.Errorf("reading source bucket %q in %s: %w", source, region, err)
+	}
+	out, err := s3c.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(source)})
+	if bucketconfig.Classify(err, "ObjectLockConfigurationNotFoundError") == bucketconfig.ClassNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading object-lock of bucket %q in %s: %w", source, region, err)
+	}
+	return out.ObjectLockConfiguration != nil && out.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled, nil
+}
+
+// chooseName reuses the destination a previous run recorded, so re-running
+// the blog payload (no destBucketARN) never makes a second bucket.
+func (m *Mirrorer) chooseName(ctx context.Context, source string, in Input) (string, error) {
+	if prev, err := m.Store.GetMirror(ctx, source, in.DestRegion); err != nil {
+		return "", err
+	} else if prev != nil && prev.Dest != "" {
+		return prev.Dest, nil
+	}
+	if in.DeterministicName {
+		return DerivedName(source, in.DestRegion), nil
+	}
+	return randomName(source), nil
+}
+
+// ensureBucket creates dest in region tagged with its source, or accepts
+// it if it already exists carrying that tag.
+func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string, objectLock, adopt bool) error {
+	s3c := m.Clients.S3(region)
+	tag := types.Tag{Key: aws.String(m.SourceTag()), Value: aws.String("arn:aws:s3:::" + source)}
+	_, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(dest)})
+	switch {
+	case err == nil:
+		// us-east-1 answers CreateBucket of an existing own bucket with 200,
+		// so existence is checked first and ownership by tag.
+		return m.checkOwned(ctx, s3c, source, dest, adopt)
+	case bucketconfig.ErrorCode(err) == "Forbidden" || bucketconfig.ErrorCode(err) == "AccessDenied":
+		return &ForeignBucketError{Bucket: dest, Reason: "it exists and belongs to someone else"}
+	}
+	in := &s3.CreateBucketInput{Bucket: aws.String(dest), ObjectLockEnabledForBucket: aws.Bool(objectLock),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{Tags: []types.Tag{tag}}}
+	if region != "us-east-1" { // us-east-1 rejects its own name as LocationConstraint
+		in.CreateBucketConfiguration.LocationConstraint = types.BucketLocationConstraint(region)
+	}
+	if _, err := s3c.CreateBucket(ctx, in); err != nil {
+		var owned *types.BucketAlreadyOwnedByYou
+		var exists *types.BucketAlreadyExists
+		switch {
+		case errors.As(err, &owned):
+			return m.checkOwned(ctx, s3c, source, dest, adopt)
+		case errors.As(err, &exists):
+			return &ForeignBucketError{Bucket: dest, Reason: "the name is taken by another account"}
+		}
+		return fmt.Errorf("creating bucket %q in %s: %w", dest, region, err)
+	}
+	// Tags at creation are recent; write them too where they were ignored.
+	return m.tagOwned(ctx, s3c, dest, tag)
+}
+
+func (m *Mirrorer) checkOwned(ctx context.Context, s3c *s3.Client, source, dest string, adopt bool) error {
+	out, err := s3c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(dest)})
+	if err != nil && bucketconfig.Classify(err, "NoSuchTagSet") != bucketconfig.ClassNotFound {
+		return fmt.Errorf("reading tags of bucket %q: %w", dest, err)
+	}
+	want := "arn:aws:s3:::" + source
+	var got string
+	if out != nil {
+		for _, t := range out.TagSet {
+			if aws.ToString(t.Key) == m.SourceTag() {
+				got = aws.ToString(t.Value)
+			}
+		}
+	}
+	switch {
+	case got == want:
+		return nil
+	case adopt:
+		return m.tagOwned(ctx, s3c, dest, types.Tag{Key: aws.String(m.SourceTag()), Value: aws.String(want)})
+	case got == "":
+		return &ForeignBucketError{Bucket: dest, Reason: "it exists without a " + m.SourceTag() + " tag"}
+	default:
+		return &ForeignBucketError{Bucket: dest, Reason: fmt.Sprintf("it mirrors %s, not %s", got, want)}
+	}
+}
+
+// tagOwned makes sure the source tag is on dest, retrying NoSuchBucket while
+// a new bucket propagates (bounded by bucketconfig.DefaultPropagationTimeout).
+func (m *Mirrorer) tagOwned(ctx context.Context, s3c *s3.Client, dest string, tag types.Tag) error {
+	deadline := time.Now().Add(bucketconfig.DefaultPropagationTimeout)
+	for {
+		out, err := s3c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(dest)})
+		if err == nil || bucketconfig.Classify(err, "NoSuchTagSet") == bucketconfig.ClassNotFound {
+			var tags []types.Tag
+			if out != nil {
+				for _, t := range out.TagSet {
+					if aws.ToString(t.Key) == aws.ToString(tag.Key) && aws.ToString(t.Value) == aws.ToString(tag.Value) {
+						return nil
+					}
+					if aws.ToString(t.Key) != aws.ToString(tag.Key) {
+						tags = append(tags, t)
+					}
+				}
+			}
+			_, err = s3c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(dest), Tagging: &types.Tagging{TagSet: append(tags, tag)}})
+			if err == nil {
+				return nil
+			}
+		}
+		if bucketconfig.ErrorCode(err) != "NoSuchBucket" || time.Now().After(deadline) {
+			return fmt.Errorf("tagging bucket %q with its source: %w", dest, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// Configure copies every kind from source to destination and records the
+// run FINISHED (every kind succeeded or is a reported/manual step) or
+// FAILED with the first failing kind and its AWS error code.
+func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
+	source, dest, err := st.Validate()
+	if err != nil {
+		return State{Input: st.Input, Status: StatusFailed, Error: err.Error()}, err
+	}
+	if dest == "" {
+		err := invalid("destBucketARN", "", "configure needs the destination the create step made")
+		return State{Input: st.Input, Status: StatusFailed, Error: err.Error()}, err
+	}
+	startedAt, err := m.runKey(&st.Input)
+	if err != nil {
+		return st, err
+	}
+	st.DestBucket = dest
+	mir := bucketconfig.Mirror{Source: bucketconfig.Bucket{Name: source, Region: st.SourceRegion}, Dest: bucketconfig.Bucket{Name: dest, Region: st.DestRegion}}
+	plan, results, err := m.Engine.Configure(ctx, mir)
+	if err != nil {
+		st.Status, st.Error = StatusFailed, err.Error()
+		m.recordFailure(ctx, source, st.DestRegion, dest, st.RunID, startedAt, err)
+		return st, err
+	}
+	after := m.Engine.Snapshot(ctx, mir.Dest)
+	srcJSON, _ := json.Marshal(plan.Source.JSON())
+	dstJSON, _ := json.Marshal(after.JSON())
+	resJSON, _ := json.Marshal(results)
+	run := inventory.Run{Source: source, Region: st.DestRegion, RunID: st.RunID, StartedAt: startedAt, Dest: dest,
+		Results: string(resJSON), SourceHash: plan.Source.Hash(), SourceSnapshot: srcJSON, DestSnapshot: dstJSON, FinishedAt: m.now().Format(time.RFC3339Nano)}
+	rec := inventory.Mirror{Source: source, Region: st.DestRegion, Dest: dest, LastRunID: st.RunID, LastRunAt: startedAt}
+	var runErr error
+	if bucketconfig.Succeeded(results) && plan.Source.Err() == nil {
+		st.Status, run.Status, rec.Status = StatusFinished, StatusFinished, StatusFinished
+		rec.AppliedHash, rec.DestHash = plan.Source.Hash(), after.Hash()
+	} else {
+		f, _ := bucketconfig.FirstFailure(results)
+		if f.Kind == "" {
+			for _, r := range results {
+				if r.Status == bucketconfig.StatusSkipped {
+					f = r
+					break
+				}
+			}
+		}
+		ce := &ConfigureError{Kind: f.Kind, Code: f.Code, Message: fmt.Sprintf("configuring %s from %s: kind %s failed: %s", dest, source, f.Kind, f.Error)}
+		st.Status, run.Status, rec.Status = StatusFailed, StatusFailed, StatusFailed
+		st.Error, st.FailedKind, st.ErrorCode = ce.Message, f.Kind, f.Code
+		run.Error, run.Cause, rec.LastError = ce.Message, f.Code, ce.Message
+		if prev, err := m.Store.GetMirror(ctx, source, st.DestRegion); err == nil && prev != nil {
+			rec.AppliedHash = prev.AppliedHash
+		}
+		runErr = ce
+	}
+	if err := m.Store.PutRun(ctx, run, rec); err != nil {
+		return st, errors.Join(runErr, err)
+	}
+	m.log().InfoContext(ctx, "configured", "bucket", source, "region", st.DestRegion, "dest", dest, "run", st.RunID, "status", st.Status)
+	return st, runErr
+}
+
+// recordFailure writes a FAILED run and mirror record for a step that failed
+// before it could write its own; a failure to record is logged, the step's
+// error is what the caller reports.
+func (m *Mirrorer) recordFailure(ctx context.Context, source, region, dest, runID, startedAt string, cause error) {
+	run := inventory.Run{Source: source, Region: region, RunID: runID, StartedAt: startedAt, Dest: dest, Status: StatusFailed,
+		Error: cause.Error(), Cause: errorType(cause), FinishedAt: m.now().Format(time.RFC3339Nano)}
+	rec := inventory.Mirror{Source: source, Region: region, Dest: dest, Status: StatusFailed, LastRunID: runID, LastRunAt: startedAt, LastError: cause.Error()}
+	if prev, err := m.Store.GetMirror(ctx, source, region); err == nil && prev != nil {
+		rec.AppliedHash, rec.DestHash = prev.AppliedHash, prev.DestHash
+		if rec.Dest == "" {
+			rec.Dest = prev.Dest
+		}
+	}
+	if err := m.Store.PutRun(ctx, run, rec); err != nil {
+		m.log().ErrorContext(ctx, "recording failed run", "bucket", source, "region", region, "run", runID, "error", err)
+	}
+}
+
+// Run does both steps in-process, as the CLI's mirror and sweep --local do.
+func (m *Mirrorer) Run(ctx context.Context, in Input) (State, error) {
+	st, err := m.Create(ctx, in)
+	if err != nil {
+		return st, err
+	}
+	return m.Configure(ctx, st)
+}
+
+// errorType is the name Step Functions would see for err (its Go type name).
+func errorType(err error) string {
+	name := fmt.Sprintf("%T", err)
+	return name[strings.LastIndex(name, ".")+1:]
+}

@@ -1,0 +1,42 @@
+package statemachine
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestDefinition(t *testing.T) {
+	want := []string{"ConfigureFunctionArn", "CreateFunctionArn", "TableName"}
+	if got := Placeholders(); !slices.Equal(got, want) {
+		t.Fatalf("Placeholders() = %v, want %v", got, want)
+	}
+	if _, err := Definition(map[string]string{"TableName": "t"}); err == nil || !strings.Contains(err.Error(), "CreateFunctionArn") {
+		t.Errorf("missing substitutions not reported: %v", err)
+	}
+	def, err := Definition(map[string]string{"TableName": "t", "CreateFunctionArn": "arn:c", "ConfigureFunctionArn": "arn:f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asl struct {
+		StartAt string
+		States  map[string]map[string]any
+	}
+	if err := json.Unmarshal([]byte(def), &asl); err != nil {
+		t.Fatalf("substituted definition is not JSON: %v", err)
+	}
+	if asl.States["Create"]["Resource"] != "arn:c" || asl.States["Configure"]["Resource"] != "arn:f" {
+		t.Errorf("task resources not substituted: %v %v", asl.States["Create"]["Resource"], asl.States["Configure"]["Resource"])
+	}
+	// Every path that is not FINISHED ends in MarkRunFailed -> MarkMirrorFailed -> Fail.
+	for _, name := range []string{"Create", "Configure"} {
+		catch, _ := asl.States[name]["Catch"].([]any)
+		if len(catch) == 0 || catch[0].(map[string]any)["Next"] != "MarkRunFailed" {
+			t.Errorf("%s does not catch into MarkRunFailed: %v", name, catch)
+		}
+	}
+	if asl.States["MarkMirrorFailed"]["Next"] != "Failed" || asl.States["Failed"]["Type"] != "Fail" {
+		t.Error("the failure path does not end in a Fail state")
+	}
+}
