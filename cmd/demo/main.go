@@ -34,7 +34,7 @@ func run(ctx context.Context) error {
 	}
 	defer cloud.Close()
 	fmt.Println("local cloud at", cloud.Endpoint)
-	s3c := awsclient.NewS3(cloud.AWSConfig()).Region(cloud.Region)
+	s3c := awsclient.New(cloud.AWSConfig()).S3(cloud.Region)
 	bucket := aws.String("demo-source")
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
 		return err
