@@ -47,6 +47,10 @@ var dependsOn = map[string][]string{
 	// must go through S3 Control TagResource, and tag-based policies would
 	// judge requests against a half-written tag set.
 	"abac": {"tags"},
+	// A bucket that logs into itself receives log delivery through its own
+	// policy or ACL; both must be in place before PutBucketLogging, which
+	// S3 validates against them.
+	"logging": {"policy", "acl"},
 }
 
 // KindByName returns the catalog entry called name.

@@ -123,9 +123,9 @@ func TestApplyOrder(t *testing.T) {
 }
 
 func TestDependencyDepth(t *testing.T) {
-	// ownership/BPA -> acl, BPA -> policy, versioning -> object-lock, tags -> abac.
-	if d := DependencyDepth(); d != 2 {
-		t.Errorf("DependencyDepth() = %d, want 2", d)
+	// BPA -> policy -> logging is the longest chain.
+	if d := DependencyDepth(); d != 3 {
+		t.Errorf("DependencyDepth() = %d, want 3", d)
 	}
 	for kind, deps := range dependsOn {
 		if _, ok := KindByName(kind); !ok {

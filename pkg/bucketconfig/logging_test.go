@@ -154,9 +154,9 @@ func TestLoggingSharedLogBucket(t *testing.T) {
 
 // A source logging into itself gives a destination logging into itself;
 // the grant comes with the source's policy, so the policy must be written
-// first (Sequential applies in catalog order).
+// first (the logging -> policy edge of the dependency graph).
 func TestLoggingIntoItself(t *testing.T) {
-	f := newFixture(t, func(o *Options) { o.Sequential = true })
+	f := newFixture(t)
 	f.grantSourceLogDelivery(f.m.Source, "self/")
 	f.roundTrip("logging",
 		func() {
