@@ -12,17 +12,17 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
-	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 )
 
 func main() {
+	ctx := context.Background()
 	log := lambdacontext.NewLogger()
-	cfg, err := awsclient.Load(context.Background())
+	cfg, err := awsclient.Load(ctx)
 	if err == nil {
-		var c mirror.Config
-		if c, err = mirror.ConfigFromEnv(os.Getenv); err == nil {
-			lambda.Start(mirror.NewMirrorer(cfg, c, bucketconfig.Options{}, log).CreateHandler)
+		var m *mirror.Mirrorer
+		if m, err = mirror.Setup(ctx, cfg, os.Getenv, log); err == nil {
+			lambda.Start(m.CreateHandler)
 			return
 		}
 	}

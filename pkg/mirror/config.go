@@ -1,12 +1,14 @@
 package mirror
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
@@ -18,6 +20,9 @@ type Config struct {
 	Table     string // BUCKETMIRROR_TABLE
 	TagPrefix string // BUCKETMIRROR_TAG_PREFIX
 	AccountID string // BUCKETMIRROR_ACCOUNT_ID (for log-delivery conditions)
+	// DestPrefix is BUCKETMIRROR_DEST_PREFIX: generated destination names
+	// start with it (default "dest-"); the template's IAM is scoped to it.
+	DestPrefix string
 	// KMSKeys is BUCKETMIRROR_KMS_KEY_MAP: a JSON object of source key (ARN,
 	// id or alias) to destination key.
 	KMSKeys map[string]string
@@ -25,7 +30,7 @@ type Config struct {
 
 // ConfigFromEnv reads Config with getenv (os.Getenv in production).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{Table: getenv("BUCKETMIRROR_TABLE"), TagPrefix: getenv("BUCKETMIRROR_TAG_PREFIX"), AccountID: getenv("BUCKETMIRROR_ACCOUNT_ID")}
+	c := Config{Table: getenv("BUCKETMIRROR_TABLE"), TagPrefix: getenv("BUCKETMIRROR_TAG_PREFIX"), AccountID: getenv("BUCKETMIRROR_ACCOUNT_ID"), DestPrefix: getenv("BUCKETMIRROR_DEST_PREFIX")}
 	if c.Table == "" {
 		c.Table = inventory.DefaultTable
 	}
@@ -49,10 +54,29 @@ func NewMirrorer(cfg aws.Config, c Config, opts bucketconfig.Options, log *slog.
 		opts.KMSKeys = c.KMSKeys
 	}
 	return &Mirrorer{
-		Clients:   clients,
-		Engine:    bucketconfig.New(clients, opts),
-		Store:     inventory.New(dynamodb.NewFromConfig(cfg), c.Table),
-		TagPrefix: c.TagPrefix,
-		Log:       log,
+		Clients:    clients,
+		Engine:     bucketconfig.New(clients, opts),
+		Store:      inventory.New(dynamodb.NewFromConfig(cfg), c.Table),
+		TagPrefix:  c.TagPrefix,
+		DestPrefix: c.DestPrefix,
+		Log:        log,
 	}
+}
+
+// Setup builds a Mirrorer the way the Lambdas and the CLI do: settings from
+// getenv, and without BUCKETMIRROR_ACCOUNT_ID the caller's account (one STS
+// GetCallerIdentity call).
+func Setup(ctx context.Context, cfg aws.Config, getenv func(string) string, log *slog.Logger) (*Mirrorer, error) {
+	c, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if c.AccountID == "" {
+		out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return nil, fmt.Errorf("finding the AWS account (set BUCKETMIRROR_ACCOUNT_ID to skip this): %w", err)
+		}
+		c.AccountID = aws.ToString(out.Account)
+	}
+	return NewMirrorer(cfg, c, bucketconfig.Options{}, log), nil
 }

@@ -52,8 +52,10 @@ type Mirrorer struct {
 	Engine    *bucketconfig.Engine
 	Store     *inventory.Store
 	TagPrefix string // default "bucketmirror:"
-	Log       *slog.Logger
-	Now       func() time.Time
+	// DestPrefix starts generated destination names (default "dest-").
+	DestPrefix string
+	Log        *slog.Logger
+	Now        func() time.Time
 }
 
 func (m *Mirrorer) prefix() string {
@@ -80,20 +82,31 @@ func (m *Mirrorer) log() *slog.Logger {
 // SourceTag is the tag key marking a destination with its source's ARN.
 func (m *Mirrorer) SourceTag() string { return m.prefix() + "source" }
 
+// DefaultDestPrefix starts generated destination names, as in the blog; the
+// template scopes the functions' write permissions to it.
+const DefaultDestPrefix = "dest-"
+
+func (m *Mirrorer) destPrefix() string {
+	if m.DestPrefix == "" {
+		return DefaultDestPrefix
+	}
+	return m.DestPrefix
+}
+
 // DerivedName is the deterministic destination name for source in region:
 // re-runs and sweeps find the same bucket.
-func DerivedName(source, region string) string {
+func (m *Mirrorer) DerivedName(source, region string) string {
 	sum := sha256.Sum256([]byte(source + "\x00" + region))
 	suffix := "-" + region + "-" + hex.EncodeToString(sum[:3])
-	return "dest-" + trimName(source, 63-len("dest-")-len(suffix)) + suffix
+	return m.destPrefix() + trimName(source, 63-len(m.destPrefix())-len(suffix)) + suffix
 }
 
 // randomName is the blog's unique destination name: dest-SOURCE-RANDOM.
-func randomName(source string) string {
+func (m *Mirrorer) randomName(source string) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	suffix := "-" + hex.EncodeToString(b)
-	return "dest-" + trimName(source, 63-len("dest-")-len(suffix)) + suffix
+	return m.destPrefix() + trimName(source, 63-len(m.destPrefix())-len(suffix)) + suffix
 }
 
 func trimName(name string, n int) string {
@@ -195,9 +208,9 @@ func (m *Mirrorer) chooseName(ctx context.Context, source string, in Input) (str
 		return prev.Dest, nil
 	}
 	if in.DeterministicName {
-		return DerivedName(source, in.DestRegion), nil
+		return m.DerivedName(source, in.DestRegion), nil
 	}
-	return randomName(source), nil
+	return m.randomName(source), nil
 }
 
 // ensureBucket creates dest in region tagged with its source, or accepts

@@ -1,0 +1,312 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
+	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
+	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+	"github.com/bucketmirror/bucketmirror/pkg/mirror"
+)
+
+var (
+	binary string
+	cloud  *localcloud.Cloud
+)
+
+// The tests drive the built binary as a user would, against one local cloud.
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "bucketmirror-cli-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "bucketmirror")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the CLI: %v\n%s", err, out)
+		return 1
+	}
+	if cloud, err = localcloud.Start(context.Background(), localcloud.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cloud.Close()
+	return m.Run()
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func bm(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func localEnv(table string) []string {
+	return append(cloud.Env(), "BUCKETMIRROR_TABLE="+table)
+}
+
+func s3c(region string) *s3.Client { return awsclient.New(cloud.AWSConfig()).S3(region) }
+
+func createBucket(t *testing.T, name string, tags ...types.Tag) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s3c("us-east-1").CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	if len(tags) > 0 {
+		if _, err := s3c("us-east-1").PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(name), Tagging: &types.Tagging{TagSet: tags}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func bucketCount(t *testing.T) int {
+	t.Helper()
+	out, err := s3c("us-east-1").ListBuckets(context.Background(), &s3.ListBucketsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Buckets)
+}
+
+func bucketExists(t *testing.T, name string) bool {
+	_, err := s3c("us-east-1").HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String(name)})
+	return err == nil
+}
+
+func TestUsageErrors(t *testing.T) {
+	env := localEnv("cli-usage")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command given"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"status", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"mirror", "Not_A_Bucket", "--to", "us-west-2"}, `invalid source bucket name "Not_A_Bucket"`},
+		{[]string{"mirror", "good-bucket", "--to", "mars-north-1"}, `invalid Region "mars-north-1"`},
+		{[]string{"mirror", "good-bucket"}, "needs --to REGION"},
+		{[]string{"plan", "a-bucket", "b-bucket", "--to", "us-west-2"}, "takes 1 argument"},
+	}
+	for _, c := range cases {
+		r := bm(t, env, "", c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("bucketmirror %v: exit %d stderr %q; want exit 2 mentioning %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	if r := bm(t, env, "", "mirror", "--help"); r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "Exit codes") {
+		t.Errorf("mirror --help: exit %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+func TestMissingRegionAndCredentials(t *testing.T) {
+	r := bm(t, []string{"AWS_ENDPOINT_URL=" + cloud.Endpoint, "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y", "AWS_CONFIG_FILE=/nonexistent"}, "", "status")
+	if r.code != 1 || strings.TrimSpace(r.stderr) != "bucketmirror: no AWS Region: set AWS_REGION (or a region in your AWS profile)" {
+		t.Errorf("without a Region: exit %d stderr %q", r.code, r.stderr)
+	}
+	r = bm(t, []string{"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + cloud.Endpoint, "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent", "AWS_EC2_METADATA_DISABLED=true"}, "", "status")
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "bucketmirror: no AWS credentials") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("without credentials: exit %d stderr %q; want one clear line", r.code, r.stderr)
+	}
+}
+
+func TestMirrorPlanStatusCleanup(t *testing.T) {
+	ctx := context.Background()
+	env := localEnv("cli-flow")
+	if r := bm(t, env, "", "setup"); r.code != 0 {
+		t.Fatalf("setup: %d %s", r.code, r.stderr)
+	}
+	if r := bm(t, env, "", "setup"); r.code != 0 {
+		t.Fatalf("second setup (idempotent): %d %s", r.code, r.stderr)
+	}
+	createBucket(t, "cli-source")
+	_, err := s3c("us-east-1").PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: aws.String("cli-source"),
+		CORSConfiguration: &types.CORSConfiguration{CORSRules: []types.CORSRule{{AllowedMethods: []string{"GET"}, AllowedOrigins: []string{"https://example.com"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := bm(t, env, "", "plan", "cli-source", "--to", "us-west-2")
+	if r.code != 0 || !strings.Contains(r.stdout, "+ cors") || !strings.Contains(r.stdout, "https://example.com") {
+		t.Fatalf("plan: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	planned := strings.Fields(strings.SplitN(r.stdout, "->", 2)[1])[0]
+	if bucketExists(t, planned) {
+		t.Fatalf("plan created the destination %s", planned)
+	}
+
+	r = bm(t, env, "", "mirror", "cli-source", "--to", "us-west-2", "--json")
+	if r.code != 0 {
+		t.Fatalf("mirror: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var out struct{ DestBucket, Status string }
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Status != "FINISHED" || out.DestBucket == "" {
+		t.Fatalf("mirror --json = %s (%v)", r.stdout, err)
+	}
+	if _, err := s3c("us-west-2").GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: aws.String(out.DestBucket)}); err != nil {
+		t.Errorf("destination has no CORS: %v", err)
+	}
+
+	r = bm(t, env, "", "status", "--json")
+	var mirrors []struct{ Source, Region, Dest, Status string }
+	if err := json.Unmarshal([]byte(r.stdout), &mirrors); err != nil || len(mirrors) != 1 || mirrors[0].Dest != out.DestBucket || mirrors[0].Status != "FINISHED" {
+		t.Fatalf("status --json = %s (%v)", r.stdout, err)
+	}
+	if r := bm(t, env, "", "status"); !strings.Contains(r.stdout, "SOURCE") || !strings.Contains(r.stdout, out.DestBucket) {
+		t.Errorf("status table:\n%s", r.stdout)
+	}
+
+	// Refusals: a source that does not exist, a destination that is not ours.
+	createBucket(t, "someone-elses")
+	before := bucketCount(t)
+	r = bm(t, env, "", "mirror", "no-such-source", "--to", "us-west-2")
+	if r.code != 1 || !strings.Contains(r.stderr, `"no-such-source" does not exist`) {
+		t.Errorf("nonexistent source: exit %d stderr %q", r.code, r.stderr)
+	}
+	r = bm(t, env, "", "mirror", "cli-source", "--to", "us-west-2", "--dest", "someone-elses")
+	if r.code != 1 || !strings.Contains(r.stderr, `"someone-elses" is not bucketmirror's`) {
+		t.Errorf("foreign destination: exit %d stderr %q", r.code, r.stderr)
+	}
+	if after := bucketCount(t); after != before {
+		t.Errorf("refused mirrors created buckets: %d before, %d after", before, after)
+	}
+	if tags, err := s3c("us-east-1").GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String("someone-elses")}); err == nil && len(tags.TagSet) > 0 {
+		t.Errorf("the foreign bucket was tagged: %v", tags.TagSet)
+	}
+
+	// cleanup asks first, then deletes only what carries the source tag.
+	if r := bm(t, env, "n\n", "cleanup"); r.code != 0 || !strings.Contains(r.stdout, "nothing deleted") || !bucketExists(t, out.DestBucket) {
+		t.Fatalf("cleanup answered no: exit %d %s", r.code, r.stdout)
+	}
+	if r := bm(t, env, "", "cleanup", "--yes"); r.code != 0 || !strings.Contains(r.stdout, "deleted "+out.DestBucket) {
+		t.Fatalf("cleanup --yes: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if bucketExists(t, out.DestBucket) || !bucketExists(t, "cli-source") || !bucketExists(t, "someone-elses") {
+		t.Error("cleanup deleted the wrong buckets")
+	}
+}
+
+func TestLocalPrintsEnvAndStops(t *testing.T) {
+	cmd := exec.Command(binary, "local")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	env := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	deadline := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	defer deadline.Stop()
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "ready" {
+			break
+		}
+		kv, ok := strings.CutPrefix(line, "export ")
+		if !ok {
+			t.Fatalf("unexpected line %q", line)
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "BUCKETMIRROR_TABLE", "BUCKETMIRROR_STATE_MACHINE_ARN"} {
+		if env[k] == "" {
+			t.Errorf("local did not print %s (got %v)", k, env)
+		}
+	}
+	if r := bm(t, []string{"AWS_ENDPOINT_URL=" + env["AWS_ENDPOINT_URL"], "AWS_REGION=" + env["AWS_REGION"], "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y", "BUCKETMIRROR_TABLE=" + env["BUCKETMIRROR_TABLE"]}, "", "status", "--json"); r.code != 0 {
+		t.Errorf("status against the printed environment: exit %d %s", r.code, r.stderr)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("local did not exit cleanly on SIGTERM: %v", err)
+	}
+	if r := bm(t, []string{"AWS_ENDPOINT_URL=" + env["AWS_ENDPOINT_URL"], "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y"}, "", "status"); r.code == 0 {
+		t.Error("the local cloud still answers after local exited")
+	}
+}
+
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	table := "cli-sweep"
+	m := mirror.NewMirrorer(cloud.AWSConfig(), mirror.Config{Table: table, TagPrefix: "bucketmirror:", AccountID: localcloud.AccountID}, bucketconfig.Options{}, nil)
+	arn, err := m.DeployLocal(ctx, cloud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(localEnv(table), "BUCKETMIRROR_REGIONS=us-east-1 us-west-2", "BUCKETMIRROR_STATE_MACHINE_ARN="+arn)
+	regions := types.Tag{Key: aws.String("bucketmirror:destination-regions"), Value: aws.String("us-west-2")}
+	createBucket(t, "sweep-local-src", regions)
+
+	r := bm(t, env, "", "sweep", "--local", "--json")
+	var sum struct{ Scanned, Started, Skipped, Failed, Invalid int }
+	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil || sum.Started != 1 || sum.Failed != 0 {
+		t.Fatalf("first sweep --local: exit %d %+v %v\n%s", r.code, sum, err, r.stderr)
+	}
+	r = bm(t, env, "", "sweep", "--local", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil || sum.Started != 0 || sum.Skipped != 1 {
+		t.Fatalf("second sweep --local: exit %d %+v %v\n%s", r.code, sum, err, r.stderr)
+	}
+
+	// Through the deployed state machine, and a bad tag value: exit 1 after
+	// doing the good bucket, with the bad one named.
+	createBucket(t, "sweep-sfn-src", regions)
+	createBucket(t, "sweep-bad-src", types.Tag{Key: aws.String("bucketmirror:destination-regions"), Value: aws.String("us-west-2,eu-west-1")})
+	r = bm(t, env, "", "sweep")
+	if r.code != 1 || !strings.Contains(r.stdout, "sweep-sfn-src") || !strings.Contains(r.stdout, "started") || !strings.Contains(r.stdout, "sweep-bad-src") || !strings.Contains(r.stdout, "invalid") {
+		t.Fatalf("sweep through Step Functions: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		rec, err := m.Store.GetMirror(ctx, "sweep-sfn-src", "us-west-2")
+		if err == nil && rec != nil && rec.Status == "FINISHED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the execution started by sweep did not finish: %+v %v", rec, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r := bm(t, []string{"AWS_REGION=us-east-1"}, "", "sweep"); r.code != 1 && r.code != 2 {
+		t.Errorf("sweep without credentials or state machine: exit %d", r.code)
+	}
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestDemo runs `make demo` end to end, so the README's first command stays
+// true: the second sweep must repair exactly the changed source and the
+// damaged destination, and every run must finish.
+func TestDemo(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), &out); err != nil {
+		t.Fatalf("demo failed: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	second := text[strings.Index(text, "== sweep 2"):]
+	for _, want := range []string{
+		"shop-assets     us-west-2            started  source-changed",
+		"shop-orders     us-west-2            started  destination-changed",
+		"shop-website    us-west-2            skipped  unchanged",
+		"legacy-reports", "invalid",
+		"scanned 5, started 2, skipped 2, failed 0, invalid 1",
+	} {
+		if !strings.Contains(second, want) {
+			t.Errorf("second sweep output lacks %q:\n%s", want, second)
+		}
+	}
+	if strings.Contains(text, "FAILED") {
+		t.Errorf("a run failed:\n%s", text)
+	}
+	if n := strings.Count(text[strings.Index(text, "== audit trail"):], "FINISHED"); n != 6 {
+		t.Errorf("%d finished runs in the audit trail, want 6 (4 first runs, 2 repairs)", n)
+	}
+}

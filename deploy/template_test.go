@@ -1,0 +1,548 @@
+package deploy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
+	"github.com/bucketmirror/bucketmirror/statemachine"
+)
+
+const (
+	repoRoot      = ".."
+	templatePath  = "../template.yaml"
+	transformPath = "../scripts/sam-transform.py"
+	samconfigPath = "../samconfig.toml"
+	aslPath       = "statemachine/mirror.asl.json" // as DefinitionUri names it
+	// lambdaArch is what the Makefile's build-% rule builds (GOARCH_LAMBDA).
+	lambdaArch = "arm64"
+	// toolTimeout bounds each cfn-lint or transform run.
+	toolTimeout = 3 * time.Minute
+)
+
+// unscopable are the actions allowed on Resource "*", each because IAM has
+// no resource-level permissions for it (IAM Service Authorization
+// Reference). Any other action on "*" fails TestNoWildcardGrants.
+var unscopable = map[string]string{
+	"tag:GetResources":    "the Resource Groups Tagging API has no resource-level permissions",
+	"kms:ListAliases":     "ListAliases lists the account's aliases; it has no resource type",
+	"s3:ListAllMyBuckets": "ListBuckets lists the account's buckets; it has no resource type",
+	// Step Functions logging to CloudWatch Logs goes through vended log
+	// delivery, whose actions only work on "*".
+	"logs:CreateLogDelivery":        "vended log delivery",
+	"logs:GetLogDelivery":           "vended log delivery",
+	"logs:UpdateLogDelivery":        "vended log delivery",
+	"logs:DeleteLogDelivery":        "vended log delivery",
+	"logs:ListLogDeliveries":        "vended log delivery",
+	"logs:PutResourcePolicy":        "vended log delivery",
+	"logs:DescribeResourcePolicies": "vended log delivery",
+	"logs:DescribeLogGroups":        "vended log delivery",
+}
+
+// notGranted are catalog actions deliberately left out of the configure
+// function's role, with the reason. TestCatalogActionsAreGranted fails when
+// the catalog stops declaring one (stale entry) or when the reason stops
+// holding.
+var notGranted = map[string]string{
+	"iam:PassRole": "the replication kind passes the source's replication role only when it copies rules " +
+		"(Options.CopyReplication); the deployed configure function reports replication instead",
+}
+
+// templates holds the output of scripts/sam-transform.py for template.yaml.
+var templates struct {
+	once        sync.Once
+	source      cfnTemplate // template.yaml as written
+	transformed cfnTemplate // after the SAM transform
+	err         error
+}
+
+func python() string {
+	if p := os.Getenv("PYTHON"); p != "" {
+		return p
+	}
+	return "python3"
+}
+
+// runTool runs a command with a timeout and returns stdout; stderr goes into
+// the error.
+func runTool(name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
+}
+
+// transformTemplate runs the SAM transform offline on path.
+func transformTemplate(path string) (source, transformed cfnTemplate, err error) {
+	out, err := runTool(python(), transformPath, path)
+	if err != nil {
+		return source, transformed, fmt.Errorf("SAM transform (needs python3 with aws-sam-translator): %w", err)
+	}
+	var both struct {
+		Template    cfnTemplate `json:"template"`
+		Transformed cfnTemplate `json:"transformed"`
+	}
+	if err := json.Unmarshal(out, &both); err != nil {
+		return source, transformed, fmt.Errorf("decoding the transform's output: %w", err)
+	}
+	return both.Template, both.Transformed, nil
+}
+
+func loadTemplates(t *testing.T) (source, transformed cfnTemplate) {
+	t.Helper()
+	templates.once.Do(func() {
+		templates.source, templates.transformed, templates.err = transformTemplate(templatePath)
+	})
+	if templates.err != nil {
+		t.Fatal(templates.err)
+	}
+	return templates.source, templates.transformed
+}
+
+// roleOf returns the logical id of the role a transformed function or state
+// machine runs with (SAM's generated <LogicalId>Role).
+func roleOf(t *testing.T, tmpl cfnTemplate, id string) string {
+	t.Helper()
+	r, ok := tmpl.Resources[id]
+	if !ok {
+		t.Fatalf("template has no resource %s", id)
+	}
+	prop := "Role"
+	if r.Type == "AWS::StepFunctions::StateMachine" {
+		prop = "RoleArn"
+	}
+	role := values(r.Properties[prop])
+	if len(role) != 1 || !strings.HasSuffix(role[0], ".Arn}") {
+		t.Fatalf("%s: %s is not a role of this template: %v", id, prop, role)
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(role[0], "${"), ".Arn}")
+}
+
+func grantsOf(t *testing.T, tmpl cfnTemplate, id string) []grant {
+	t.Helper()
+	return grants(rolePolicies(tmpl, roleOf(t, tmpl, id)))
+}
+
+// TestCfnLint runs cfn-lint on template.yaml, and on a broken template in
+// the same run to show that the lint would catch one.
+func TestCfnLint(t *testing.T) {
+	t.Parallel()
+	bad := filepath.Join("testdata", "lint-fails.yaml")
+	out, err := runTool("cfn-lint", "--format", "json", "--", templatePath, bad)
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("running cfn-lint (preinstalled in the CI image; pip install cfn-lint elsewhere): %v", err)
+	}
+	var matches []struct {
+		Filename string
+		Level    string
+		Message  string
+		Rule     struct{ Id string }
+		Location struct{ Start struct{ LineNumber int } }
+	}
+	if err := json.Unmarshal(out, &matches); err != nil {
+		t.Fatalf("cfn-lint output is not JSON (%v): %s", err, out)
+	}
+	badSeen := false
+	for _, m := range matches {
+		if filepath.Clean(m.Filename) == filepath.Clean(bad) {
+			badSeen = true
+			continue
+		}
+		t.Errorf("template.yaml:%d: %s %s: %s", m.Location.Start.LineNumber, m.Level, m.Rule.Id, m.Message)
+	}
+	if !badSeen {
+		t.Errorf("cfn-lint found nothing wrong in %s, which is broken on purpose: is it linting at all?", bad)
+	}
+}
+
+// TestSAMTransform transforms template.yaml offline, and shows that the
+// transform fails on a missing DefinitionUri file and on an invalid SAM
+// property.
+func TestSAMTransform(t *testing.T) {
+	t.Parallel()
+	_, transformed := loadTemplates(t)
+	for _, typ := range []string{"AWS::Lambda::Function", "AWS::StepFunctions::StateMachine", "AWS::DynamoDB::Table"} {
+		if !slices.ContainsFunc(sortedKeys(transformed.Resources), func(id string) bool { return transformed.Resources[id].Type == typ }) {
+			t.Errorf("the transformed template has no %s", typ)
+		}
+	}
+	for _, bad := range []string{"transform-missing-definition.yaml", "transform-invalid-event.yaml"} {
+		t.Run(bad, func(t *testing.T) {
+			t.Parallel()
+			if _, _, err := transformTemplate(filepath.Join("testdata", bad)); err == nil {
+				t.Errorf("the transform accepted testdata/%s, which is broken on purpose", bad)
+			}
+		})
+	}
+}
+
+func TestNoWildcardGrants(t *testing.T) {
+	_, transformed := loadTemplates(t)
+	for _, f := range wildcardFindings(transformed, unscopable) {
+		t.Error(f)
+	}
+	for _, f := range writesOnEveryBucket(grants(policyDocuments(transformed))) {
+		t.Error(f)
+	}
+}
+
+func TestFunctionsHaveExplicitSettings(t *testing.T) {
+	source, _ := loadTemplates(t)
+	for _, f := range functionSettingFindings(source, lambdaArch) {
+		t.Error(f)
+	}
+}
+
+// mirrorStateMachine returns the SAM state machine that deploys
+// statemachine/mirror.asl.json, and its logical id.
+func mirrorStateMachine(t *testing.T, source cfnTemplate) (string, resource) {
+	t.Helper()
+	var ids []string
+	for _, id := range sortedKeys(source.Resources) {
+		r := source.Resources[id]
+		if r.Type == "AWS::Serverless::StateMachine" && r.Properties["DefinitionUri"] == aslPath {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("want one AWS::Serverless::StateMachine with DefinitionUri %s, found %v", aslPath, ids)
+	}
+	return ids[0], source.Resources[ids[0]]
+}
+
+func TestStateMachineSubstitutions(t *testing.T) {
+	source, _ := loadTemplates(t)
+	_, sm := mirrorStateMachine(t, source)
+	subs, _ := sm.Properties["DefinitionSubstitutions"].(map[string]any)
+	placeholders := statemachine.Placeholders()
+	for _, f := range substitutionFindings(placeholders, subs) {
+		t.Error(f)
+	}
+	// Placeholders only knows ${Name}; any other ${...} outside a Comment
+	// would reach Step Functions as written.
+	raw, err := os.ReadFile(filepath.Join(repoRoot, aslPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asl any
+	if err := json.Unmarshal(raw, &asl); err != nil {
+		t.Fatalf("%s: %v", aslPath, err)
+	}
+	for _, f := range unsubstitutable(asl, placeholders) {
+		t.Errorf("%s: %s", aslPath, f)
+	}
+}
+
+// TestStateMachineRoleAllowsItsTasks derives what each Task state of the
+// ASL calls and checks the state machine's role allows exactly that target.
+func TestStateMachineRoleAllowsItsTasks(t *testing.T) {
+	source, transformed := loadTemplates(t)
+	id, sm := mirrorStateMachine(t, source)
+	subs, _ := sm.Properties["DefinitionSubstitutions"].(map[string]any)
+	raw, err := os.ReadFile(filepath.Join(repoRoot, aslPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asl map[string]any
+	if err := json.Unmarshal(raw, &asl); err != nil {
+		t.Fatalf("%s: %v", aslPath, err)
+	}
+	needs, findings := taskNeeds(asl, subs, transformed)
+	for _, f := range findings {
+		t.Error(f)
+	}
+	if len(needs) == 0 {
+		t.Fatal("no Task state found in the definition")
+	}
+	gs := grantsOf(t, transformed, id)
+	for _, n := range needs {
+		if !allows(gs, n.Action, n.Resource) {
+			t.Errorf("Task %s needs %s on %s: not allowed to %s's role", n.State, n.Action, n.Resource, id)
+		}
+	}
+}
+
+// TestCatalogActionsAreGranted holds the functions' roles to the catalog:
+// every read action on any bucket for configure and sweep (they snapshot
+// sources and destinations), every write action on bucketmirror's own
+// buckets for configure.
+func TestCatalogActionsAreGranted(t *testing.T) {
+	_, transformed := loadTemplates(t)
+	read, write := bucketconfig.Actions()
+	if len(read) == 0 || len(write) == 0 {
+		t.Fatalf("bucketconfig.Actions() declares no actions (read %v, write %v)", read, write)
+	}
+	onBuckets := func(bucket string) func(string) string {
+		return func(action string) string {
+			if strings.HasPrefix(action, "s3:") {
+				return bucket
+			}
+			return "" // KMS and IAM actions: any resource
+		}
+	}
+	for _, fn := range []string{"ConfigureFunction", "SweepFunction"} {
+		for _, m := range missingGrants(grantsOf(t, transformed, fn), read, onBuckets(anyBucket)) {
+			t.Errorf("%s: the catalog reads with %s, not granted", fn, m)
+		}
+	}
+	var writes []string
+	for _, a := range write {
+		if notGranted[a] == "" {
+			writes = append(writes, a)
+		}
+	}
+	for _, m := range missingGrants(grantsOf(t, transformed, "ConfigureFunction"), writes, onBuckets(ownBucket)) {
+		t.Errorf("ConfigureFunction: the catalog writes with %s, not granted", m)
+	}
+
+	for _, a := range sortedKeys(notGranted) {
+		if !slices.Contains(write, a) {
+			t.Errorf("notGranted lists %s, which the catalog no longer declares: remove it", a)
+		}
+	}
+	// The reason for leaving iam:PassRole out holds only while the deployed
+	// configure function never copies replication rules.
+	for _, path := range []string{"../functions/configure/main.go", "../pkg/mirror/config.go"} {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(src, []byte("CopyReplication")) {
+			t.Errorf("%s sets CopyReplication: grant ConfigureFunction iam:PassRole (Condition iam:PassedToService s3.amazonaws.com) and drop it from notGranted", path)
+		}
+	}
+}
+
+// TestCreateCanCreateDestinations checks the create step's own calls
+// (pkg/mirror: HeadBucket and GetObjectLockConfiguration on the source,
+// HeadBucket, CreateBucket with tags and Object Lock, tagging on the
+// destination), which no catalog kind declares.
+func TestCreateCanCreateDestinations(t *testing.T) {
+	_, transformed := loadTemplates(t)
+	gs := grantsOf(t, transformed, "CreateFunction")
+	needs := map[string][]string{
+		anyBucket: {"s3:ListBucket", "s3:GetBucketObjectLockConfiguration"},
+		ownBucket: {"s3:ListBucket", "s3:CreateBucket", "s3:TagResource", "s3:PutBucketObjectLockConfiguration",
+			"s3:PutBucketVersioning", "s3:GetBucketTagging", "s3:PutBucketTagging"},
+		"${InventoryTable.Arn}": {"dynamodb:GetItem", "dynamodb:PutItem"},
+	}
+	for _, res := range sortedKeys(needs) {
+		for _, m := range missingGrants(gs, needs[res], func(string) string { return res }) {
+			t.Errorf("CreateFunction: %s not granted", m)
+		}
+	}
+}
+
+// TestAccessScopedToTheStack: DynamoDB only on this table, Step Functions
+// only on this state machine, Lambda only on this stack's functions.
+func TestAccessScopedToTheStack(t *testing.T) {
+	_, transformed := loadTemplates(t)
+	scope := map[string]func(string) bool{
+		"dynamodb:": func(r string) bool { return r == "${InventoryTable.Arn}" },
+		"states:":   func(r string) bool { return r == "${MirrorStateMachine}" },
+		"lambda:": func(r string) bool {
+			id := strings.TrimSuffix(strings.TrimPrefix(r, "${"), ".Arn}")
+			return transformed.Resources[id].Type == "AWS::Lambda::Function"
+		},
+	}
+	for _, g := range grants(policyDocuments(transformed)) {
+		for prefix, ok := range scope {
+			if strings.HasPrefix(strings.ToLower(g.Action), prefix) && !ok(g.Resource) {
+				t.Errorf("%s: %s on %s reaches beyond this stack's resources", g.Where, g.Action, g.Resource)
+			}
+		}
+	}
+}
+
+// functionDir is the main package a SAM function's logical id builds:
+// SweepFunction → functions/sweep.
+func functionDir(id string) string {
+	return "functions/" + strings.ToLower(strings.TrimSuffix(id, "Function"))
+}
+
+func samFunctions(t *testing.T, source cfnTemplate) []string {
+	t.Helper()
+	var ids []string
+	for _, id := range sortedKeys(source.Resources) {
+		if source.Resources[id].Type == "AWS::Serverless::Function" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatal("template.yaml has no AWS::Serverless::Function")
+	}
+	return ids
+}
+
+// TestMakefileBuildsEachFunction dry-runs what `sam build` runs for each
+// function (make build-<LogicalId> with ARTIFACTS_DIR set) and checks it
+// builds that function's main package for the template's architecture into
+// ARTIFACTS_DIR/bootstrap.
+func TestMakefileBuildsEachFunction(t *testing.T) {
+	source, _ := loadTemplates(t)
+	for _, id := range samFunctions(t, source) {
+		artifacts := t.TempDir()
+		cmd := exec.Command("make", "--no-print-directory", "-n", "-C", repoRoot, "build-"+id)
+		cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("make -n build-%s: %v\n%s", id, err, out)
+			continue
+		}
+		dir := functionDir(id)
+		if _, err := os.Stat(filepath.Join(repoRoot, dir)); err != nil {
+			t.Errorf("%s: its main package %s does not exist", id, dir)
+		}
+		for _, want := range []string{"GOARCH=" + lambdaArch, "-o " + artifacts + "/bootstrap", "./" + dir} {
+			if !bytes.Contains(out, []byte(want)) {
+				t.Errorf("make build-%s (what sam build runs) does not build %s: want %q in\n%s\n"+
+					"add to the Makefile: build-%s: ; $(MAKE) build-%s", id, dir, want, out, id, filepath.Base(dir))
+				break
+			}
+		}
+	}
+}
+
+// cwdRoot is the repository root as an absolute path.
+func cwdRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+var envLiteral = regexp.MustCompile(`"(BUCKETMIRROR_[A-Z0-9_]+)"`)
+
+// TestFunctionEnvironment: every BUCKETMIRROR_* variable named in the Go
+// code linked into a function is set on that function (Globals or its own
+// Environment).
+func TestFunctionEnvironment(t *testing.T) {
+	source, _ := loadTemplates(t)
+	globalVars := map[string]any{}
+	if fn, ok := source.Globals["Function"].(map[string]any); ok {
+		if env, ok := fn["Environment"].(map[string]any); ok {
+			globalVars, _ = env["Variables"].(map[string]any)
+		}
+	}
+	for _, id := range samFunctions(t, source) {
+		set := map[string]bool{}
+		for name := range globalVars {
+			set[name] = true
+		}
+		if env, ok := source.Resources[id].Properties["Environment"].(map[string]any); ok {
+			vars, _ := env["Variables"].(map[string]any)
+			for name := range vars {
+				set[name] = true
+			}
+		}
+		pkg := "./" + functionDir(id)
+		cmd := exec.Command("go", "list", "-deps", "-f",
+			`{{if and .Module (eq .Module.Path "github.com/bucketmirror/bucketmirror")}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{end}}`, pkg)
+		cmd.Dir = repoRoot
+		out, err := cmd.Output()
+		if err != nil {
+			var stderr []byte
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				stderr = exit.Stderr
+			}
+			t.Errorf("%s: listing the packages of %s: %v\n%s", id, pkg, err, stderr)
+			continue
+		}
+		read := map[string]string{}
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 2 {
+				continue
+			}
+			for _, file := range fields[1:] {
+				path := filepath.Join(fields[0], file)
+				src, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rel, err := filepath.Rel(cwdRoot(t), path)
+				if err != nil {
+					rel = path
+				}
+				for _, m := range envLiteral.FindAllSubmatch(src, -1) {
+					read[string(m[1])] = rel
+				}
+			}
+		}
+		for _, name := range sortedKeys(read) {
+			if !set[name] {
+				t.Errorf("%s: %s reads %s, which the template does not set", id, read[name], name)
+			}
+		}
+	}
+}
+
+// TestSamconfig checks the settings `sam deploy` needs after --guided.
+func TestSamconfig(t *testing.T) {
+	raw, err := os.ReadFile(samconfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := parseTOMLKeys(string(raw))
+	want := map[string]string{
+		"version":                                     "0.1",
+		"default.deploy.parameters.resolve_s3":        "true",
+		"default.deploy.parameters.capabilities":      `"CAPABILITY_IAM"`,
+		"default.deploy.parameters.confirm_changeset": "true",
+	}
+	for _, key := range sortedKeys(want) {
+		if settings[key] != want[key] {
+			t.Errorf("samconfig.toml: %s = %s, want %s", key, settings[key], want[key])
+		}
+	}
+	for _, key := range []string{"default.deploy.parameters.stack_name", "default.deploy.parameters.region"} {
+		if settings[key] == "" {
+			t.Errorf("samconfig.toml: %s is not set", key)
+		}
+	}
+}
+
+// parseTOMLKeys reads the flat key = value lines of a samconfig.toml into
+// "section.key" → raw value; enough for the settings TestSamconfig checks.
+func parseTOMLKeys(text string) map[string]string {
+	out := map[string]string{}
+	section := ""
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			section = strings.Trim(line, "[]") + "."
+		default:
+			key, value, ok := strings.Cut(line, "=")
+			if ok {
+				out[section+strings.TrimSpace(key)] = strings.TrimSpace(value)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,106 @@
+package sweep
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bucketmirror/bucketmirror/pkg/mirror"
+)
+
+// Defaults of Config.
+const (
+	DefaultTagPrefix   = "bucketmirror:"
+	DefaultEventBus    = "default"
+	DefaultConcurrency = 8
+	// DefaultLeaseTTL covers the longest in-process run (sweep --local holds
+	// the lease for the whole create+configure) and is Lambda's own limit.
+	DefaultLeaseTTL = 15 * time.Minute
+	// inFlightWindow is how long a STARTED or CREATED mirror counts as being
+	// worked on: the state machine's TimeoutSeconds (1800). Older ones are
+	// stalled runs and are started again.
+	inFlightWindow = 30 * time.Minute
+)
+
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+
+// Config is what a sweep needs besides its clients.
+type Config struct {
+	// TagPrefix of the control tags (default "bucketmirror:"); it must match
+	// the Mirrorer's.
+	TagPrefix string
+	// Regions are where source buckets are looked for (the Tagging API is
+	// Region-scoped) and the only allowed destination Regions.
+	Regions []string
+	// AccountID owns sources and destinations (the state machine input
+	// carries it).
+	AccountID string
+	// EventBus receives the sweep's events (default "default").
+	EventBus string
+	// Concurrency bounds the source buckets reconciled at once (default 8);
+	// with the SDK's adaptive retryer it is also what keeps StartExecution
+	// under its refill rate.
+	Concurrency int
+	// LeaseTTL is how long a source×Region lease lives (default 15 min).
+	LeaseTTL time.Duration
+	// Owner names this sweeper in leases; each Sweep call adds a random
+	// suffix, so two sweeps never share a lease even in one process.
+	Owner string
+}
+
+// ConfigFromEnv reads BUCKETMIRROR_TAG_PREFIX, BUCKETMIRROR_REGIONS
+// (space-separated), BUCKETMIRROR_EVENT_BUS and BUCKETMIRROR_ACCOUNT_ID with
+// getenv (os.Getenv in production).
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		TagPrefix: getenv("BUCKETMIRROR_TAG_PREFIX"),
+		Regions:   strings.Fields(getenv("BUCKETMIRROR_REGIONS")),
+		EventBus:  getenv("BUCKETMIRROR_EVENT_BUS"),
+		AccountID: getenv("BUCKETMIRROR_ACCOUNT_ID"),
+		Owner:     getenv("AWS_LAMBDA_LOG_STREAM_NAME"),
+	}
+	c = c.withDefaults()
+	return c, c.validate()
+}
+
+func (c Config) withDefaults() Config {
+	if c.TagPrefix == "" {
+		c.TagPrefix = DefaultTagPrefix
+	}
+	if c.EventBus == "" {
+		c.EventBus = DefaultEventBus
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = DefaultLeaseTTL
+	}
+	if c.Owner == "" {
+		c.Owner = "sweep"
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if len(c.Regions) == 0 {
+		return fmt.Errorf("sweep needs the Regions to look for source buckets in: set BUCKETMIRROR_REGIONS, e.g. \"us-east-1 us-west-2\"")
+	}
+	for _, r := range c.Regions {
+		if err := mirror.ValidateRegion(r); err != nil {
+			return fmt.Errorf("BUCKETMIRROR_REGIONS: %q is %s", r, err)
+		}
+	}
+	if !accountRE.MatchString(c.AccountID) {
+		return fmt.Errorf("BUCKETMIRROR_ACCOUNT_ID %q must be a 12-digit AWS account id", c.AccountID)
+	}
+	return nil
+}
+
+func (c Config) allowsRegion(r string) bool { return slices.Contains(c.Regions, r) }
+
+func (c Config) regionsTag() string { return c.TagPrefix + "destination-regions" }
+func (c Config) bucketTag() string  { return c.TagPrefix + "destination-bucket" }
+func (c Config) sourceTag() string  { return c.TagPrefix + "source" }

@@ -1,0 +1,391 @@
+package sweep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
+	"github.com/bucketmirror/bucketmirror/pkg/inventory"
+	"github.com/bucketmirror/bucketmirror/pkg/mirror"
+)
+
+// reconcile handles one bucket: finds out what its tags ask for (INVALID
+// for what cannot be done), decides and acts per destination Region, and
+// detaches the mirrors it no longer asks for. Every outcome is a decision.
+func (r *run) reconcile(ctx context.Context, src *source) {
+	r.mu.Lock()
+	r.scanned++
+	r.mu.Unlock()
+	if src.lookup {
+		if err := mirror.ValidateBucketName(src.Name); err != nil {
+			r.record(Decision{Source: src.Name, Action: ActionFailed, Reason: "invalid-name", Error: fmt.Sprintf("bucket name %q %s", src.Name, err)})
+			return
+		}
+	}
+	if err := r.locate(ctx, src); err != nil {
+		r.record(Decision{Source: src.Name, Action: ActionFailed, Reason: "lookup", Error: err.Error()})
+		return
+	}
+	targets, invalid := r.parse(src)
+	if src.Records == nil {
+		if err := r.loadRecords(ctx, src, targets, invalid); err != nil {
+			r.record(Decision{Source: src.Name, SourceRegion: src.Region, Action: ActionFailed, Reason: "inventory", Error: err.Error()})
+			return
+		}
+	}
+	if !src.lookup && r.disagrees(src, targets, invalid) {
+		// The Tagging API is eventually consistent: before writing INVALID
+		// or DETACHED, or reviving such a record, read the tags from S3.
+		src.lookup = true
+		if err := r.locate(ctx, src); err != nil {
+			r.record(Decision{Source: src.Name, SourceRegion: src.Region, Action: ActionFailed, Reason: "lookup", Error: err.Error()})
+			return
+		}
+		targets, invalid = r.parse(src)
+	}
+	_, tagged := src.Tags[r.cfg.regionsTag()]
+	switch {
+	case src.gone:
+		r.detachAll(ctx, src, "source-deleted", "not-found")
+		return
+	case src.Tags[r.cfg.sourceTag()] != "":
+		// A destination (loop prevention), even if someone tagged it as a
+		// source too.
+		r.record(Decision{Source: src.Name, SourceRegion: src.Region, Action: ActionSkipped, Reason: "is-destination"})
+		return
+	case !tagged:
+		r.detachAll(ctx, src, "tag-removed", "not-tagged")
+		return
+	}
+	var srcHash string
+	if len(targets) > 0 {
+		snap := r.engine.Snapshot(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region})
+		if bucketGone(snap) {
+			src.gone = true
+			r.detachAll(ctx, src, "source-deleted", "not-found")
+			return
+		}
+		srcHash = snap.Hash()
+	}
+	listed := map[string]bool{}
+	for _, inv := range invalid {
+		listed[inv.Region] = true
+		r.markInvalid(ctx, src, inv)
+	}
+	for _, t := range targets {
+		listed[t.Region] = true
+		r.reconcileTarget(ctx, src, t, srcHash)
+	}
+	for _, region := range slices.Sorted(maps.Keys(src.Records)) {
+		if rec := src.Records[region]; !listed[region] && rec.Status != inventory.StatusDetached {
+			r.detach(ctx, src, rec, "region-removed")
+		}
+	}
+}
+
+// parse reads the tag contract off src's tags; a destination, an untagged
+// or a deleted bucket has no targets.
+func (r *run) parse(src *source) ([]target, []invalidTarget) {
+	if _, tagged := src.Tags[r.cfg.regionsTag()]; !tagged || src.gone || src.Tags[r.cfg.sourceTag()] != "" {
+		return nil, nil
+	}
+	return parseTargets(r.cfg, src.Name, src.Region, src.Tags)
+}
+
+// disagrees says the tags the Tagging API listed would change the inventory
+// other than by starting runs: a record to detach, an INVALID to write, or
+// a DETACHED or INVALID record to revive.
+func (r *run) disagrees(src *source, targets []target, invalid []invalidTarget) bool {
+	if len(invalid) > 0 || src.Tags[r.cfg.sourceTag()] != "" {
+		return true
+	}
+	listed := map[string]bool{}
+	for _, t := range targets {
+		listed[t.Region] = true
+		if rec := src.Records[t.Region]; rec != nil && (rec.Status == inventory.StatusDetached || rec.Status == inventory.StatusInvalid) {
+			return true
+		}
+	}
+	for region, rec := range src.Records {
+		if !listed[region] && rec.Status != inventory.StatusDetached {
+			return true
+		}
+	}
+	return false
+}
+
+// bucketGone says a snapshot found no bucket at all.
+func bucketGone(snap *bucketconfig.Snapshot) bool {
+	for _, err := range snap.Errors {
+		if bucketconfig.ErrorCode(err) == codeNoSuchBucket {
+			return true
+		}
+	}
+	return false
+}
+
+func inFlight(status string) bool {
+	return status == inventory.StatusStarted || status == inventory.StatusCreated
+}
+
+// reconcileTarget decides about one source × Region and acts on it. The
+// order of the checks keeps reads down: the destination is only read when
+// the source is unchanged.
+func (r *run) reconcileTarget(ctx context.Context, src *source, t target, srcHash string) {
+	rec := src.Records[t.Region]
+	d := Decision{Source: src.Name, SourceRegion: src.Region, Region: t.Region, Dest: t.Dest, SourceHash: srcHash}
+	if rec != nil && d.Dest == "" {
+		d.Dest = rec.Dest
+	}
+	var reason, observed string
+	switch {
+	case rec == nil:
+		reason = "new"
+	case inFlight(rec.Status) && r.now().Sub(rec.UpdatedAt) < inFlightWindow:
+		d.Action, d.Reason = ActionSkipped, "in-progress"
+		r.record(d)
+		return
+	case inFlight(rec.Status):
+		reason = "stalled"
+	case rec.Status == inventory.StatusDetached:
+		reason = "reattached"
+	case rec.Status == inventory.StatusInvalid:
+		reason = "tag-fixed"
+	case rec.Status != inventory.StatusFinished || rec.Dest == "":
+		reason = "retry"
+	case rec.AppliedHash != srcHash:
+		reason = "source-changed"
+	case t.Dest != "" && t.Dest != rec.Dest:
+		reason = "destination-renamed"
+	default:
+		dsnap := r.engine.Snapshot(ctx, bucketconfig.Bucket{Name: rec.Dest, Region: t.Region})
+		observed = dsnap.Hash()
+		switch {
+		case bucketGone(dsnap):
+			reason = "destination-missing"
+		case observed != rec.DestHash:
+			reason = "destination-changed"
+		default:
+			d.Action, d.Reason = ActionSkipped, "unchanged"
+			r.record(d)
+			return
+		}
+	}
+	d.Reason = reason
+	r.start(ctx, src, t, rec, d, observed)
+}
+
+// lease takes the source×Region lease and checks that the mirror record is
+// still the one the decision was made on. Without an error, either release
+// is set (the caller holds the lease) or why says what got in the way:
+// lease-held (another sweep is at it) or changed-concurrently (another
+// sweep was, since this one read the inventory).
+func (r *run) lease(ctx context.Context, source, region string, seen *inventory.Mirror) (release func(), why string, err error) {
+	if err := r.store.AcquireLease(ctx, source, region, r.owner, r.cfg.LeaseTTL); errors.Is(err, inventory.ErrLeaseHeld) {
+		return nil, "lease-held", nil
+	} else if err != nil {
+		return nil, "", err
+	}
+	release = func() {
+		// A lease that cannot be released expires after LeaseTTL.
+		if err := r.store.ReleaseLease(context.WithoutCancel(ctx), source, region, r.owner); err != nil {
+			r.Log.Warn("releasing lease", "bucket", source, "region", region, "error", err)
+		}
+	}
+	cur, err := r.store.GetMirror(ctx, source, region)
+	if err != nil {
+		release()
+		return nil, "", err
+	}
+	if !sameRecord(cur, seen) {
+		release()
+		return nil, "changed-concurrently", nil
+	}
+	return release, "", nil
+}
+
+func sameRecord(a, b *inventory.Mirror) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Status == b.Status && a.LastRunID == b.LastRunID && a.UpdatedAt.Equal(b.UpdatedAt)
+}
+
+// start marks the mirror STARTED under the lease and starts its run.
+func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.Mirror, d Decision, observedDestHash string) {
+	release, why, err := r.lease(ctx, src.Name, t.Region, rec)
+	if err != nil || why != "" {
+		d.Action, d.Reason, d.Error = ActionSkipped, why, ""
+		if err != nil {
+			d.Action, d.Error = ActionFailed, err.Error()
+		}
+		r.record(d)
+		return
+	}
+	defer release()
+	lastRun := ""
+	if rec != nil {
+		lastRun = rec.LastRunID
+	}
+	d.Execution = ExecutionName(src.Name, t.Region, d.SourceHash, observedDestHash, lastRun)
+	in := mirror.Input{
+		SourceBucketARN: "arn:aws:s3:::" + src.Name, SourceAccountNumber: r.cfg.AccountID, DestAccountNumber: r.cfg.AccountID,
+		SourceRegion: src.Region, DestRegion: t.Region, RunID: d.Execution, DeterministicName: true,
+	}
+	if t.Dest != "" {
+		in.DestBucketARN = "arn:aws:s3:::" + t.Dest
+	}
+	marked := inventory.Mirror{Source: src.Name, Region: t.Region, Dest: d.Dest, Status: inventory.StatusStarted,
+		LastRunID: d.Execution, LastRunAt: r.now().Format("2006-01-02T15:04:05.000Z")}
+	if rec != nil {
+		marked.AppliedHash, marked.DestHash = rec.AppliedHash, rec.DestHash
+	}
+	if err := r.store.PutMirror(ctx, marked); err != nil {
+		d.Action, d.Error = ActionFailed, err.Error()
+		r.record(d)
+		return
+	}
+	detail := EventDetail{Source: src.Name, SourceRegion: src.Region, Region: t.Region, Dest: d.Dest, Reason: d.Reason,
+		Execution: d.Execution, Mode: r.mode(), SourceHash: d.SourceHash}
+	switch d.Reason {
+	case "source-changed", "destination-changed", "destination-missing":
+		drift := EventDetail{Source: src.Name, SourceRegion: src.Region, Region: t.Region, Dest: d.Dest, Reason: d.Reason,
+			AppliedHash: rec.AppliedHash, SourceHash: d.SourceHash}
+		if d.Reason != "source-changed" {
+			drift.RecordedDestHash, drift.ObservedDestHash = rec.DestHash, observedDestHash
+		}
+		r.pub.add(ctx, DetailDriftDetected, drift)
+	}
+	r.pub.add(ctx, DetailRunStarted, detail)
+
+	err = r.starter.Start(ctx, d.Execution, in)
+	waited := isSynchronous(r.starter)
+	if waited || err != nil {
+		// The run (or the failed start) has written its outcome; the
+		// record names the destination a new mirror got.
+		if after, gerr := r.store.GetMirror(context.WithoutCancel(ctx), src.Name, t.Region); gerr == nil && after != nil {
+			if after.Dest != "" {
+				d.Dest = after.Dest
+			}
+			if err != nil && after.Status == inventory.StatusStarted && after.LastRunID == d.Execution {
+				r.markFailed(ctx, after, err)
+			}
+		}
+	}
+	detail.Dest = d.Dest
+	if err != nil {
+		d.Action, d.Error = ActionFailed, err.Error()
+		detail.Stage, detail.Error, detail.Reason = "start", err.Error(), ""
+		if waited {
+			detail.Stage = "run"
+		}
+		r.pub.add(ctx, DetailRunFailed, detail)
+		r.record(d)
+		return
+	}
+	d.Action = ActionStarted
+	if waited {
+		detail.Reason = ""
+		r.pub.add(ctx, DetailRunFinished, detail)
+	}
+	r.record(d)
+}
+
+// markFailed records a run that failed before it wrote anything itself (the
+// state machine never started, or the input was refused), so the mirror
+// does not look in progress until inFlightWindow passes.
+func (r *run) markFailed(ctx context.Context, rec *inventory.Mirror, cause error) {
+	m := *rec
+	m.Status, m.LastError = inventory.StatusFailed, cause.Error()
+	if err := r.store.PutMirror(context.WithoutCancel(ctx), m); err != nil {
+		r.Log.Warn("recording a failed start", "bucket", m.Source, "region", m.Region, "run", m.LastRunID, "error", err)
+	}
+}
+
+// markInvalid records an INVALID mirror; a record that already says so
+// with the same message is left alone (a sweep of unchanged buckets writes
+// nothing).
+func (r *run) markInvalid(ctx context.Context, src *source, inv invalidTarget) {
+	rec := src.Records[inv.Region]
+	d := Decision{Source: src.Name, SourceRegion: src.Region, Region: inv.Region, Action: ActionInvalid, Reason: "invalid-tag", Error: inv.Message}
+	if rec != nil {
+		d.Dest = rec.Dest
+		if rec.Status == inventory.StatusInvalid && rec.LastError == inv.Message {
+			r.record(d)
+			return
+		}
+	}
+	release, why, err := r.lease(ctx, src.Name, inv.Region, rec)
+	switch {
+	case err != nil:
+		d.Action, d.Error = ActionFailed, fmt.Sprintf("%s (recording it: %v)", inv.Message, err)
+		r.record(d)
+		return
+	case why != "":
+		r.record(d) // another sweep is recording it
+		return
+	}
+	defer release()
+	m := inventory.Mirror{Source: src.Name, Region: inv.Region}
+	if rec != nil {
+		m = *rec
+	}
+	m.Status, m.LastError = inventory.StatusInvalid, inv.Message
+	if err := r.store.PutMirror(ctx, m); err != nil {
+		d.Action, d.Error = ActionFailed, fmt.Sprintf("%s (recording it: %v)", inv.Message, err)
+		r.record(d)
+		return
+	}
+	r.pub.add(ctx, DetailInvalid, EventDetail{Source: src.Name, SourceRegion: src.Region, Region: inv.Region, Error: inv.Message})
+	r.record(d)
+}
+
+// detachAll detaches every mirror of src; a named bucket without any gets
+// one skip decision (why) so the caller sees it was looked at.
+func (r *run) detachAll(ctx context.Context, src *source, reason, why string) {
+	n := 0
+	for _, region := range slices.Sorted(maps.Keys(src.Records)) {
+		if rec := src.Records[region]; rec.Status != inventory.StatusDetached {
+			r.detach(ctx, src, rec, reason)
+			n++
+		}
+	}
+	if n == 0 {
+		r.record(Decision{Source: src.Name, SourceRegion: src.Region, Action: ActionSkipped, Reason: why})
+	}
+}
+
+// detach marks a mirror DETACHED. The destination is never touched.
+func (r *run) detach(ctx context.Context, src *source, rec *inventory.Mirror, reason string) {
+	d := Decision{Source: src.Name, SourceRegion: src.Region, Region: rec.Region, Dest: rec.Dest, Action: ActionDetached, Reason: reason}
+	release, why, err := r.lease(ctx, src.Name, rec.Region, rec)
+	if err != nil || why != "" {
+		d.Action, d.Reason = ActionSkipped, why
+		if err != nil {
+			d.Action, d.Reason, d.Error = ActionFailed, reason, err.Error()
+		}
+		r.record(d)
+		return
+	}
+	defer release()
+	m := *rec
+	m.Status = inventory.StatusDetached
+	switch reason {
+	case "source-deleted":
+		m.LastError = fmt.Sprintf("detached: source bucket %q no longer exists; destination %q kept", src.Name, rec.Dest)
+	case "region-removed":
+		m.LastError = fmt.Sprintf("detached: source bucket %q no longer lists %s in %s; destination %q kept", src.Name, rec.Region, r.cfg.regionsTag(), rec.Dest)
+	default:
+		m.LastError = fmt.Sprintf("detached: source bucket %q no longer carries %s; destination %q kept", src.Name, r.cfg.regionsTag(), rec.Dest)
+	}
+	if err := r.store.PutMirror(ctx, m); err != nil {
+		d.Action, d.Error = ActionFailed, err.Error()
+		r.record(d)
+		return
+	}
+	r.pub.add(ctx, DetailDetached, EventDetail{Source: src.Name, SourceRegion: src.Region, Region: rec.Region, Dest: rec.Dest, Reason: reason, PreviousStatus: rec.Status})
+	r.record(d)
+}

@@ -1,0 +1,188 @@
+package sweep
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+	rgttypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
+	"github.com/bucketmirror/bucketmirror/pkg/inventory"
+)
+
+// selectAll lists the tagged buckets Region by Region and joins them with
+// the inventory. A Region whose listing fails is reported and the others go
+// on (mirrors of its sources are still checked, bucket by bucket, through
+// their inventory records); without the inventory nothing can be decided.
+func (r *run) selectAll(ctx context.Context) ([]*source, []error, error) {
+	found, errs := r.tagged(ctx)
+	records, err := r.store.Mirrors(ctx)
+	if err != nil {
+		return nil, errs, err
+	}
+	for i := range records {
+		rec := &records[i]
+		src := found[rec.Source]
+		if src == nil {
+			// Listed in the inventory, not by the Tagging API: untagged,
+			// deleted, outside Config.Regions, or tagged so recently that
+			// the eventually consistent Tagging API does not show it yet.
+			// Only S3 itself can tell, so it is looked up — unless all its
+			// mirrors are detached already, which costs no calls at all.
+			src = &source{Name: rec.Source, lookup: true}
+			found[rec.Source] = src
+		}
+		if src.Records == nil {
+			src.Records = map[string]*inventory.Mirror{}
+		}
+		src.Records[rec.Region] = rec
+	}
+	var work []*source
+	for _, src := range found {
+		if src.lookup && !slices.ContainsFunc(slices.Collect(maps.Values(src.Records)), func(m *inventory.Mirror) bool { return m.Status != inventory.StatusDetached }) {
+			continue
+		}
+		if src.Records == nil {
+			src.Records = map[string]*inventory.Mirror{}
+		}
+		work = append(work, src)
+	}
+	slices.SortFunc(work, func(a, b *source) int { return cmp.Compare(a.Name, b.Name) })
+	return work, errs, nil
+}
+
+// tagged pages through the Tagging API in every configured Region for S3
+// buckets carrying <prefix>destination-regions: only tagged resources are
+// listed, so an account of 10,000 buckets costs a few calls, not 10,000
+// GetBucketTagging calls.
+func (r *run) tagged(ctx context.Context) (map[string]*source, []error) {
+	found := map[string]*source{}
+	var errs []error
+	for _, region := range r.cfg.Regions {
+		p := rgt.NewGetResourcesPaginator(r.tagging[region], &rgt.GetResourcesInput{
+			TagFilters:          []rgttypes.TagFilter{{Key: aws.String(r.cfg.regionsTag())}},
+			ResourceTypeFilters: []string{"s3"},
+			ResourcesPerPage:    aws.Int32(100),
+		})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("listing buckets tagged %s in %s: %w", r.cfg.regionsTag(), region, err))
+				break
+			}
+			for _, res := range page.ResourceTagMappingList {
+				name, ok := bucketOfARN(aws.ToString(res.ResourceARN))
+				if !ok {
+					continue
+				}
+				src := found[name]
+				if src == nil {
+					src = &source{Name: name, Tags: map[string]string{}}
+					for _, t := range res.Tags {
+						src.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+					}
+					found[name] = src
+				}
+				src.seenIn = append(src.seenIn, region)
+			}
+		}
+	}
+	for _, src := range found {
+		// The Tagging API lists a bucket in its own Region; one listed in
+		// several (the local cloud lists every bucket everywhere) is asked.
+		if len(src.seenIn) == 1 {
+			src.Region = src.seenIn[0]
+		}
+	}
+	return found, errs
+}
+
+// bucketOfARN returns NAME of arn:PARTITION:s3:::NAME (not objects, not
+// access points or other S3 resources).
+func bucketOfARN(arn string) (string, bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[2] != "s3" || parts[3] != "" || parts[4] != "" || parts[5] == "" || strings.ContainsAny(parts[5], "/:") {
+		return "", false
+	}
+	return parts[5], true
+}
+
+// locate finds the bucket's Region and, for a looked-up bucket, its tags
+// straight from S3 (GetBucketTagging is consistent, the Tagging API is not).
+func (r *run) locate(ctx context.Context, src *source) error {
+	if src.Region == "" {
+		out, err := r.clients.S3(r.home).GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(src.Name)})
+		if bucketconfig.ErrorCode(err) == codeNoSuchBucket {
+			src.gone = true
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("finding the Region of bucket %q: %w", src.Name, err)
+		}
+		src.Region = regionOfLocation(string(out.LocationConstraint))
+	}
+	if !src.lookup {
+		return nil
+	}
+	out, err := r.clients.S3(src.Region).GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(src.Name)})
+	switch {
+	case bucketconfig.ErrorCode(err) == codeNoSuchBucket:
+		src.gone = true
+		return nil
+	case bucketconfig.Classify(err, codeNoSuchTagSet) == bucketconfig.ClassNotFound:
+		src.Tags = map[string]string{}
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading tags of bucket %q in %s: %w", src.Name, src.Region, err)
+	}
+	src.Tags = map[string]string{}
+	for _, t := range out.TagSet {
+		src.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return nil
+}
+
+// regionOfLocation maps GetBucketLocation's answer to a Region code: empty
+// is us-east-1, and the legacy "EU" is eu-west-1.
+func regionOfLocation(loc string) string {
+	switch loc {
+	case "":
+		return "us-east-1"
+	case "EU":
+		return "eu-west-1"
+	}
+	return loc
+}
+
+// loadRecords reads a named bucket's mirror records for every configured
+// Region and the Regions its tag names: consistent reads by key, instead
+// of scanning the inventory for one bucket.
+func (r *run) loadRecords(ctx context.Context, src *source, targets []target, invalid []invalidTarget) error {
+	src.Records = map[string]*inventory.Mirror{}
+	regions := slices.Clone(r.cfg.Regions)
+	for _, t := range targets {
+		regions = append(regions, t.Region)
+	}
+	for _, inv := range invalid {
+		regions = append(regions, inv.Region)
+	}
+	slices.Sort(regions)
+	regions = slices.Compact(regions)
+	for _, region := range regions {
+		rec, err := r.store.GetMirror(ctx, src.Name, region)
+		if err != nil {
+			return err
+		}
+		if rec != nil {
+			src.Records[region] = rec
+		}
+	}
+	return nil
+}

@@ -1,0 +1,326 @@
+// Package sweep is bucketmirror's reconciler. It finds the source buckets
+// tagged <prefix>destination-regions, decides per source × Region whether
+// the mirror needs a run — new, source changed (drift), destination changed
+// or deleted (repair) — and starts one under a deterministic name and a
+// DynamoDB lease; unchanged mirrors are skipped without a single write.
+// Mirrors whose source dropped the tag are marked DETACHED (the destination
+// is kept), bad tag values INVALID. Every sweep ends with a Summary, logged
+// as one JSON line and published as EMF metrics; inventory changes are
+// published as EventBridge events.
+package sweep
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
+	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
+	"github.com/bucketmirror/bucketmirror/pkg/inventory"
+	"github.com/bucketmirror/bucketmirror/pkg/mirror"
+)
+
+// S3 error codes the sweep acts on.
+const (
+	codeNoSuchBucket = "NoSuchBucket"
+	codeNoSuchTagSet = "NoSuchTagSet"
+)
+
+// Decision actions; every decision has exactly one, and the Summary counts
+// them.
+const (
+	ActionStarted  = "started"
+	ActionSkipped  = "skipped"
+	ActionFailed   = "failed"
+	ActionInvalid  = "invalid"
+	ActionDetached = "detached"
+)
+
+// Decision is what the sweep did about one source × destination Region.
+type Decision struct {
+	Source       string `json:"source"`
+	SourceRegion string `json:"sourceRegion,omitempty"`
+	// Region is the destination Region ("" for decisions about the bucket
+	// as a whole, such as skipping a destination bucket).
+	Region string `json:"region,omitempty"`
+	Dest   string `json:"dest,omitempty"`
+	Action string `json:"action"`
+	// Reason says why: for started (and failed) runs new, source-changed,
+	// destination-changed, destination-missing, destination-renamed, retry,
+	// tag-fixed, reattached, stalled; for skipped ones unchanged,
+	// in-progress, lease-held, changed-concurrently, is-destination,
+	// not-tagged, not-found; for detached tag-removed, region-removed,
+	// source-deleted; invalid-tag for invalid.
+	Reason     string `json:"reason"`
+	Execution  string `json:"execution,omitempty"`
+	SourceHash string `json:"sourceHash,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+// Summary is the outcome of one sweep. Started+Skipped+Failed+Invalid+
+// Detached = len(Decisions).
+type Summary struct {
+	// Scope is "full" (every tagged bucket) or "targeted" (named buckets).
+	Scope string `json:"scope"`
+	// Scanned counts the buckets looked at.
+	Scanned  int `json:"scanned"`
+	Started  int `json:"started"`
+	Skipped  int `json:"skipped"`
+	Failed   int `json:"failed"`
+	Invalid  int `json:"invalid"`
+	Detached int `json:"detached"`
+	// EventsPublished and EventsFailed count EventBridge entries; failed
+	// ones were retried (bounded) and are described in EventErrors.
+	EventsPublished int        `json:"eventsPublished"`
+	EventsFailed    int        `json:"eventsFailed"`
+	EventErrors     string     `json:"eventErrors,omitempty"`
+	DurationMS      int64      `json:"durationMs"`
+	Decisions       []Decision `json:"decisions"`
+}
+
+// Sweeper reconciles tagged buckets. Build it with New; Log, Metrics,
+// Progress and Now may be changed before the first Sweep.
+type Sweeper struct {
+	cfg     Config
+	home    string
+	clients *awsclient.Clients
+	engine  *bucketconfig.Engine
+	store   *inventory.Store
+	starter Starter
+	tagging map[string]*rgt.Client
+	events  PutEventsAPI
+
+	// Log receives the summary line (and decisions at debug level).
+	Log *slog.Logger
+	// Metrics receives the EMF line (os.Stdout, where Lambda sends it to
+	// CloudWatch); nil writes none — the CLI's --json needs stdout to itself.
+	Metrics io.Writer
+	// Progress, when set, is called after each decision, one at a time.
+	Progress func(Decision)
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
+}
+
+// New wires a Sweeper from one loaded aws.Config (its Region is the home
+// Region) and the Mirrorer whose engine, store and S3 clients it shares.
+// starter is an SFNStarter (deployed state machine) or a LocalStarter
+// (in-process, `sweep --local`).
+func New(cfg aws.Config, c Config, m *mirror.Mirrorer, starter Starter, log *slog.Logger) (*Sweeper, error) {
+	c = c.withDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if m.TagPrefix != "" && m.TagPrefix != c.TagPrefix {
+		return nil, fmt.Errorf("sweep tag prefix %q differs from the mirrorer's %q", c.TagPrefix, m.TagPrefix)
+	}
+	if starter == nil {
+		return nil, errors.New("sweep needs a starter (SFNStarter or LocalStarter)")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Sweeper{
+		cfg: c, home: cfg.Region, clients: m.Clients, engine: m.Engine, store: m.Store, starter: starter,
+		tagging: map[string]*rgt.Client{},
+		events:  eventbridge.NewFromConfig(cfg),
+		Log:     log, Metrics: os.Stdout, Now: time.Now,
+	}
+	for _, r := range c.Regions {
+		s.tagging[r] = rgt.NewFromConfig(cfg, func(o *rgt.Options) { o.Region = r })
+	}
+	return s, nil
+}
+
+// Config returns the effective configuration.
+func (s *Sweeper) Config() Config { return s.cfg }
+
+func (s *Sweeper) mode() string {
+	if isSynchronous(s.starter) {
+		return "local"
+	}
+	return "stepfunctions"
+}
+
+func isSynchronous(st Starter) bool {
+	sy, ok := st.(synchronous)
+	return ok && sy.Synchronous()
+}
+
+// source is one bucket under reconciliation.
+type source struct {
+	Name   string
+	Region string // "" until known
+	Tags   map[string]string
+	// Records are the bucket's mirror records by destination Region; nil
+	// until loaded (the full sweep has them from its inventory scan).
+	Records map[string]*inventory.Mirror
+	// lookup: read Region and tags from S3 itself instead of trusting the
+	// Tagging API (named buckets, and inventory sources it did not list).
+	lookup bool
+	// seenIn are the Regions whose Tagging API listed the bucket.
+	seenIn []string
+	gone   bool
+}
+
+// run is the state of one Sweep call.
+type run struct {
+	*Sweeper
+	owner string
+	pub   *publisher
+
+	mu        sync.Mutex
+	scanned   int
+	decisions []Decision
+}
+
+// Sweep reconciles every tagged bucket (buckets == nil) or just the named
+// ones (a CloudTrail event, a direct invoke). Per-bucket failures are
+// counted in the Summary and the sweep goes on with the others; the error is
+// for what kept it from looking at every bucket (a Tagging API Region that
+// failed, the inventory scan).
+func (s *Sweeper) Sweep(ctx context.Context, buckets []string) (Summary, error) {
+	began := s.now()
+	r := &run{Sweeper: s, owner: s.cfg.Owner + "-" + randomHex(4), pub: &publisher{client: s.events, bus: s.cfg.EventBus}}
+	scope := "full"
+	var work []*source
+	var errs []error
+	if buckets == nil {
+		var err error
+		if work, errs, err = r.selectAll(ctx); err != nil {
+			return Summary{Scope: scope}, err
+		}
+	} else {
+		scope = "targeted"
+		for _, b := range slices.Compact(slices.Sorted(slices.Values(buckets))) {
+			work = append(work, &source{Name: b, lookup: true})
+		}
+	}
+	r.process(ctx, work)
+	r.pub.flush(ctx)
+	sum := r.summary(scope, s.now().Sub(began))
+	s.report(ctx, sum)
+	return sum, errors.Join(errs...)
+}
+
+func (s *Sweeper) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// process reconciles the sources, Config.Concurrency at a time.
+func (r *run) process(ctx context.Context, work []*source) {
+	sem := make(chan struct{}, r.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, src := range work {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r.reconcile(ctx, src)
+		}()
+	}
+	wg.Wait()
+}
+
+// record adds a decision; Progress sees decisions one at a time.
+func (r *run) record(d Decision) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.decisions = append(r.decisions, d)
+	r.Log.Debug("sweep decision", "bucket", d.Source, "region", d.Region, "action", d.Action, "reason", d.Reason, "run", d.Execution, "error", d.Error)
+	if r.Progress != nil {
+		r.Progress(d)
+	}
+}
+
+func (r *run) summary(scope string, took time.Duration) Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sum := Summary{Scope: scope, Scanned: r.scanned, DurationMS: took.Milliseconds(), Decisions: slices.Clone(r.decisions)}
+	slices.SortStableFunc(sum.Decisions, func(a, b Decision) int {
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Region, b.Region))
+	})
+	for _, d := range sum.Decisions {
+		switch d.Action {
+		case ActionStarted:
+			sum.Started++
+		case ActionSkipped:
+			sum.Skipped++
+		case ActionFailed:
+			sum.Failed++
+		case ActionInvalid:
+			sum.Invalid++
+		case ActionDetached:
+			sum.Detached++
+		}
+	}
+	published, failures := r.pub.result()
+	sum.EventsPublished, sum.EventsFailed = published, r.pub.failedCount()
+	sum.EventErrors = joinFailures(failures)
+	if sum.Decisions == nil {
+		sum.Decisions = []Decision{}
+	}
+	return sum
+}
+
+// maxLoggedDecisions bounds the summary log line (a CloudWatch Logs event
+// holds 256 KB); unchanged buckets are never listed.
+const maxLoggedDecisions = 100
+
+// report logs the summary as one JSON line and writes its EMF metrics.
+func (s *Sweeper) report(ctx context.Context, sum Summary) {
+	var notable []Decision
+	for _, d := range sum.Decisions {
+		if d.Reason != "unchanged" && len(notable) < maxLoggedDecisions {
+			notable = append(notable, d)
+		}
+	}
+	level := slog.LevelInfo
+	if sum.Failed > 0 || sum.EventsFailed > 0 {
+		level = slog.LevelWarn
+	}
+	s.Log.LogAttrs(ctx, level, "sweep finished",
+		slog.String("scope", sum.Scope), slog.Int("scanned", sum.Scanned), slog.Int("started", sum.Started),
+		slog.Int("skipped", sum.Skipped), slog.Int("failed", sum.Failed), slog.Int("invalid", sum.Invalid),
+		slog.Int("detached", sum.Detached), slog.Int("eventsPublished", sum.EventsPublished),
+		slog.Int("eventsFailed", sum.EventsFailed), slog.String("eventErrors", sum.EventErrors),
+		slog.Int64("durationMs", sum.DurationMS), slog.Any("decisions", notable))
+	if s.Metrics == nil {
+		return
+	}
+	err := writeEMF(s.Metrics, s.now(), [][2]string{{"Scope", sum.Scope}}, []metric{
+		{"Scanned", "Count", float64(sum.Scanned)},
+		{"Started", "Count", float64(sum.Started)},
+		{"Skipped", "Count", float64(sum.Skipped)},
+		{"Failed", "Count", float64(sum.Failed)},
+		{"Invalid", "Count", float64(sum.Invalid)},
+		{"Detached", "Count", float64(sum.Detached)},
+		{"EventsFailed", "Count", float64(sum.EventsFailed)},
+		{"Duration", "Milliseconds", float64(sum.DurationMS)},
+	})
+	if err != nil {
+		s.Log.Warn("writing sweep metrics", "error", err)
+	}
+}

@@ -1,0 +1,70 @@
+package sweep
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bucketmirror/bucketmirror/pkg/mirror"
+)
+
+// target is one destination a source's tags ask for.
+type target struct {
+	Region string
+	// Dest is the explicit destination name (<prefix>destination-bucket),
+	// empty for the derived one.
+	Dest string
+}
+
+// invalidTarget is a part of the tag value that cannot be acted on. Region
+// keys its INVALID mirror record: the token as written, or noRegion when the
+// whole value is unusable without naming a Region.
+type invalidTarget struct {
+	Region  string
+	Message string
+}
+
+// noRegion keys the INVALID record of a tag value that names no Region.
+const noRegion = "-"
+
+// parseTargets reads the tag contract of ARCHITECTURE.md: <prefix>destination-
+// regions is a space-separated list of Region codes (S3 tag values cannot
+// hold commas), <prefix>destination-bucket an explicit destination name,
+// allowed only with a single Region. Repeated Regions count once.
+func parseTargets(c Config, source, sourceRegion string, tags map[string]string) ([]target, []invalidTarget) {
+	value := tags[c.regionsTag()]
+	dest, hasDest := tags[c.bucketTag()]
+	bad := func(region, format string, args ...any) invalidTarget {
+		return invalidTarget{Region: region, Message: fmt.Sprintf("source bucket %q: tag %s=%q: %s", source, c.regionsTag(), value, fmt.Sprintf(format, args...))}
+	}
+	regions := slices.Compact(slices.Sorted(slices.Values(strings.Fields(value))))
+	if len(regions) == 0 {
+		return nil, []invalidTarget{bad(noRegion, "names no Region; write space-separated Region codes such as \"us-west-2 eu-central-1\"")}
+	}
+	if hasDest && len(regions) > 1 {
+		var out []invalidTarget
+		for _, r := range regions {
+			out = append(out, bad(r, "%s=%q is allowed only with a single Region", c.bucketTag(), dest))
+		}
+		return nil, out
+	}
+	var targets []target
+	var invalid []invalidTarget
+	for _, r := range regions {
+		switch {
+		case mirror.ValidateRegion(r) != nil:
+			invalid = append(invalid, bad(r, "%q is not a known AWS Region code (Regions are separated by spaces, not commas)", r))
+		case r == sourceRegion:
+			invalid = append(invalid, bad(r, "%q is the source bucket's own Region", r))
+		case !c.allowsRegion(r):
+			invalid = append(invalid, bad(r, "%q is not one of this deployment's Regions (%s)", r, strings.Join(c.Regions, " ")))
+		case hasDest && mirror.ValidateBucketName(dest) != nil:
+			invalid = append(invalid, bad(r, "%s=%q is not a valid bucket name: %s", c.bucketTag(), dest, mirror.ValidateBucketName(dest)))
+		case hasDest && dest == source:
+			invalid = append(invalid, bad(r, "%s=%q is the source bucket itself", c.bucketTag(), dest))
+		default:
+			targets = append(targets, target{Region: r, Dest: dest})
+		}
+	}
+	return targets, invalid
+}
