@@ -450,6 +450,23 @@ func taskNeeds(asl map[string]any, subs map[string]any, tmpl cfnTemplate) (needs
 				}
 				needs = append(needs, taskNeed{State: name, Action: "dynamodb:" + strings.ToUpper(op[:1]) + op[1:],
 					Resource: strings.TrimSuffix(v, "}") + ".Arn}"})
+			case res == "arn:aws:states:::events:putEvents":
+				entries, _ := params["Entries"].([]any)
+				if len(entries) == 0 {
+					findings = append(findings, fmt.Sprintf("Task %s: putEvents without Entries", name))
+					continue
+				}
+				for _, e := range entries {
+					entry, _ := e.(map[string]any)
+					bus, _ := entry["EventBusName"].(string)
+					v, ok := sub(bus)
+					if !ok {
+						findings = append(findings, fmt.Sprintf("Task %s: EventBusName %q is not a substituted bus name", name, bus))
+						continue
+					}
+					needs = append(needs, taskNeed{State: name, Action: "events:PutEvents",
+						Resource: "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/" + v})
+				}
 			default:
 				findings = append(findings, fmt.Sprintf("Task %s: resource %q: this check does not know which permission it needs; teach taskNeeds", name, res))
 			}

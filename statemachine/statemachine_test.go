@@ -8,14 +8,14 @@ import (
 )
 
 func TestDefinition(t *testing.T) {
-	want := []string{"ConfigureFunctionArn", "CreateFunctionArn", "TableName"}
+	want := []string{"ConfigureFunctionArn", "CreateFunctionArn", "EventBusName", "TableName"}
 	if got := Placeholders(); !slices.Equal(got, want) {
 		t.Fatalf("Placeholders() = %v, want %v", got, want)
 	}
 	if _, err := Definition(map[string]string{"TableName": "t"}); err == nil || !strings.Contains(err.Error(), "CreateFunctionArn") {
 		t.Errorf("missing substitutions not reported: %v", err)
 	}
-	def, err := Definition(map[string]string{"TableName": "t", "CreateFunctionArn": "arn:c", "ConfigureFunctionArn": "arn:f"})
+	def, err := Definition(map[string]string{"TableName": "t", "CreateFunctionArn": "arn:c", "ConfigureFunctionArn": "arn:f", "EventBusName": "default"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestDefinition(t *testing.T) {
 			t.Errorf("%s does not catch into MarkRunFailed: %v", name, catch)
 		}
 	}
-	if asl.States["MarkMirrorFailed"]["Next"] != "Failed" || asl.States["Failed"]["Type"] != "Fail" {
+	if asl.States["MarkMirrorFailed"]["Next"] != "PublishRunFailed" || asl.States["PublishRunFailed"]["Next"] != "Failed" || asl.States["Failed"]["Type"] != "Fail" {
 		t.Error("the failure path does not end in a Fail state")
 	}
 }

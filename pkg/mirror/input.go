@@ -35,9 +35,10 @@ type Input struct {
 // input with the destination filled in, and the step's status.
 type State struct {
 	Input
-	DestBucket string `json:"destBucket"`
-	Status     string `json:"status"`
-	Error      string `json:"error,omitempty"`
+	SourceBucket string `json:"sourceBucket,omitempty"`
+	DestBucket   string `json:"destBucket"`
+	Status       string `json:"status"`
+	Error        string `json:"error,omitempty"`
 	// FailedKind and ErrorCode name the first failing kind, when configure fails.
 	FailedKind string `json:"failedKind,omitempty"`
 	ErrorCode  string `json:"errorCode,omitempty"`

@@ -33,6 +33,7 @@ func (m *Mirrorer) DeployLocal(ctx context.Context, cloud *localcloud.Cloud) (st
 		"CreateFunctionArn":    cloud.FunctionARN(CreateFunction),
 		"ConfigureFunctionArn": cloud.FunctionARN(ConfigureFunction),
 		"TableName":            m.Store.Table(),
+		"EventBusName":         "default",
 	})
 	if err != nil {
 		return "", err

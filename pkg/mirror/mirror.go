@@ -144,7 +144,7 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 	if err != nil {
 		return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
 	}
-	st := State{Input: in}
+	st := State{Input: in, SourceBucket: source}
 	fail := func(err error) (State, error) {
 		st.Status, st.Error = StatusFailed, err.Error()
 		m.recordFailure(ctx, source, in.DestRegion, st.DestBucket, in.RunID, startedAt, err)
@@ -323,7 +323,7 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 	if err != nil {
 		return st, err
 	}
-	st.DestBucket = dest
+	st.SourceBucket, st.DestBucket = source, dest
 	mir := bucketconfig.Mirror{Source: bucketconfig.Bucket{Name: source, Region: st.SourceRegion}, Dest: bucketconfig.Bucket{Name: dest, Region: st.DestRegion}}
 	plan, results, err := m.Engine.Configure(ctx, mir)
 	if err != nil {

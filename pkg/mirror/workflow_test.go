@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -22,6 +23,7 @@ import (
 	"github.com/bucketmirror/bucketmirror/pkg/inventory"
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
+	"github.com/bucketmirror/bucketmirror/statemachine"
 )
 
 var (
@@ -141,6 +143,7 @@ func bucketCount(t *testing.T) int {
 
 func TestWorkflowMirrorsManyKinds(t *testing.T) {
 	ctx := context.Background()
+	subscribe(t)
 	src, dst := bucketName(t, "src"), bucketName(t, "dst")
 	createSource(t, src)
 	c := s3c("us-east-1")
@@ -209,6 +212,10 @@ func TestWorkflowMirrorsManyKinds(t *testing.T) {
 	if err != nil || rec == nil || rec.Status != inventory.StatusFinished || rec.AppliedHash != r.SourceHash {
 		t.Errorf("mirror record = %+v, %v", rec, err)
 	}
+	ev := awaitEvent(t, "Mirror Run Finished", func(d map[string]string) bool { return d["dest"] == dst })
+	if ev["source"] != src || ev["region"] != "us-west-2" || ev["sourceArn"] != "arn:aws:s3:::"+src || ev["mode"] != "stepfunctions" {
+		t.Errorf("Mirror Run Finished detail = %v", ev)
+	}
 }
 
 func TestWorkflowBlogPayloadTwice(t *testing.T) {
@@ -257,6 +264,7 @@ func TestWorkflowNonexistentSource(t *testing.T) {
 
 func TestWorkflowFailingKind(t *testing.T) {
 	ctx := context.Background()
+	subscribe(t)
 	src, dst := bucketName(t, "denied"), bucketName(t, "denied-dst")
 	createSource(t, src)
 	_, err := s3c("us-east-1").PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: &src, CORSConfiguration: &s3types.CORSConfiguration{
@@ -293,5 +301,60 @@ func TestWorkflowFailingKind(t *testing.T) {
 	}
 	if applied == 0 {
 		t.Error("no other kind was applied: one failing kind must not stop the others")
+	}
+	ev := awaitEvent(t, "Mirror Run Failed", func(d map[string]string) bool { return d["sourceArn"] == "arn:aws:s3:::"+src })
+	if !strings.HasPrefix(ev["error"], "ConfigureError: ") || !strings.Contains(ev["error"], "AccessDenied") || ev["region"] != "us-west-2" {
+		t.Errorf("Mirror Run Failed detail = %v", ev)
+	}
+}
+
+// TestWorkflowCrashIsRecorded: when a step dies without recording anything
+// (a panic, a timeout), the state machine's MarkFailed states still leave a
+// FAILED run and mirror record behind.
+func TestWorkflowCrashIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	cloud.Register("crashing-create", lambda.NewHandler(func(context.Context, json.RawMessage) (string, error) {
+		panic("simulated crash")
+	}))
+	def, err := statemachine.Definition(map[string]string{
+		"CreateFunctionArn":    cloud.FunctionARN("crashing-create"),
+		"ConfigureFunctionArn": cloud.FunctionARN(mirror.ConfigureFunction),
+		"TableName":            mirrorer.Store.Table(),
+		"EventBusName":         "default",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := sfn.NewFromConfig(cloud.AWSConfig())
+	sm, err := client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("crashing"), Definition: aws.String(def),
+		RoleArn: aws.String("arn:aws:iam::123456789012:role/test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := bucketName(t, "crash")
+	createSource(t, src)
+	start, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String("crash-1"), Input: aws.String(payload(src, ""))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out *sfn.DescribeExecutionOutput
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if out, err = client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: start.ExecutionArn}); err != nil {
+			t.Fatal(err)
+		}
+		if out.Status != sfntypes.ExecutionStatusRunning || time.Now().After(deadline) {
+			break
+		}
+	}
+	if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != "Runtime.Panic" {
+		t.Fatalf("execution %s error %q, want FAILED with Runtime.Panic", out.Status, aws.ToString(out.Error))
+	}
+	rs := runs(t, src)
+	if len(rs) != 1 || rs[0].Status != inventory.StatusFailed || rs[0].Error != "Runtime.Panic" || !strings.Contains(rs[0].Cause, "simulated crash") || rs[0].RunID != "crash-1" {
+		t.Fatalf("runs = %+v, want one FAILED run written by MarkRunFailed", rs)
+	}
+	rec, err := mirrorer.Store.GetMirror(ctx, src, "us-west-2")
+	if err != nil || rec == nil || rec.Status != inventory.StatusFailed || rec.LastRunID != "crash-1" || !strings.Contains(rec.LastError, "simulated crash") {
+		t.Errorf("mirror record = %+v, %v; want FAILED pointing at the crashed run", rec, err)
 	}
 }

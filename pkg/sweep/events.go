@@ -35,14 +35,15 @@ const (
 	// execution (the deterministic execution name, also the run id),
 	// sourceHash, mode (stepfunctions | local).
 	DetailRunStarted = "Mirror Run Started"
-	// DetailRunFinished: an in-process run (sweep --local) finished. Fields:
-	// source, sourceRegion, region, dest, execution, sourceHash (the hash
-	// now applied), mode. Runs of the state machine finish after the sweep
-	// has returned; their outcome is the execution's status-change event.
+	// DetailRunFinished: a run finished. Fields: source, sourceRegion,
+	// region, dest, execution, mode; in-process runs (sweep --local) add
+	// sourceHash (the hash now applied); the state machine's
+	// PublishRunFinished state adds sourceArn.
 	DetailRunFinished = "Mirror Run Finished"
-	// DetailRunFailed: starting a run failed, or an in-process run failed.
-	// Fields: source, sourceRegion, region, dest, execution, mode, stage
-	// (start | run), error.
+	// DetailRunFailed: starting a run failed, or a run failed. Fields:
+	// source, sourceRegion, region, dest, execution, mode, stage (start |
+	// run), error; the state machine's PublishRunFailed state sends
+	// sourceArn, region, execution, mode and error ("ErrorName: cause").
 	DetailRunFailed = "Mirror Run Failed"
 	// DetailDetached: the source no longer asks for this mirror; the
 	// destination is kept, bucketmirror stops updating it. Fields: source,
@@ -59,7 +60,8 @@ const (
 // EventDetail is the detail of every event the sweep publishes; which
 // fields are set depends on the detail type (see the Detail* constants).
 type EventDetail struct {
-	Source           string `json:"source"`
+	Source           string `json:"source,omitempty"`
+	SourceARN        string `json:"sourceArn,omitempty"` // set by the state machine's events
 	SourceRegion     string `json:"sourceRegion,omitempty"`
 	Region           string `json:"region"`
 	Dest             string `json:"dest,omitempty"`
