@@ -70,14 +70,11 @@ func ownedBuckets(ctx context.Context, m *mirror.Mirrorer, home string) ([]bucke
 			if region == "" {
 				region = home
 			}
-			out, err := m.Clients.S3(region).GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b.Name})
-			if bucketconfig.Classify(err, "NoSuchTagSet") == bucketconfig.ClassNotFound {
-				continue
-			}
+			tags, err := m.Engine.Tags(ctx, bucketconfig.Bucket{Name: aws.ToString(b.Name), Region: region})
 			if err != nil {
 				return nil, fmt.Errorf("reading tags of bucket %s: %w", aws.ToString(b.Name), err)
 			}
-			for _, t := range out.TagSet {
+			for _, t := range tags {
 				if aws.ToString(t.Key) == m.SourceTag() && strings.HasPrefix(aws.ToString(t.Value), "arn:aws:s3:::") {
 					owned = append(owned, bucketconfig.Bucket{Name: aws.ToString(b.Name), Region: region})
 				}

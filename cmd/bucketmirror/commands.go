@@ -73,8 +73,7 @@ func (a *App) parseTarget(name string, args []string, withAdopt bool) (target, e
 func sourceRegion(ctx context.Context, m *mirror.Mirrorer, home, bucket string) (string, error) {
 	out, err := m.Clients.S3(home).GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(bucket)})
 	if err != nil {
-		var nsb *types.NoSuchBucket
-		if errors.As(err, &nsb) || bucketconfig.ErrorCode(err) == "NoSuchBucket" {
+		if bucketconfig.IsNoSuchBucket(err) {
 			return "", fmt.Errorf("source bucket %q does not exist", bucket)
 		}
 		return "", fmt.Errorf("finding the Region of bucket %q: %w", bucket, err)

@@ -116,13 +116,13 @@ func (e *Engine) applyStep(ctx context.Context, dest Bucket, step Step) Result {
 		r.Status = StatusReported
 	case ActionCreate, ActionUpdate:
 		r.Status = StatusApplied
-		err = retryWrite(ctx, e.opts.PropagationTimeout, func() error { return k.write(ctx, e, dest, step.desired) })
+		err = RetryWrite(ctx, e.opts.PropagationTimeout, func() error { return k.write(ctx, e, dest, step.desired) })
 		if err != nil {
 			err = &KindError{Op: "applying", Kind: step.Kind, Bucket: dest.Name, Region: dest.Region, Err: err}
 		}
 	case ActionDelete:
 		r.Status = StatusRemoved
-		err = retryWrite(ctx, e.opts.PropagationTimeout, func() error { return k.remove(ctx, e, dest) })
+		err = RetryWrite(ctx, e.opts.PropagationTimeout, func() error { return k.remove(ctx, e, dest) })
 		if err != nil {
 			err = &KindError{Op: "deleting", Kind: step.Kind, Bucket: dest.Name, Region: dest.Region, Err: err}
 		}

@@ -58,7 +58,7 @@ const (
 )
 
 var (
-	deniedCodes    = map[string]bool{codeAccessDenied: true, "AllAccessDisabled": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true}
+	deniedCodes    = map[string]bool{codeAccessDenied: true, "Forbidden": true /* HEAD requests: no body, no code */, "AllAccessDisabled": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true}
 	retryableCodes = map[string]bool{codeOperationAborted: true, "SlowDown": true, "Throttling": true, "ThrottlingException": true, "RequestTimeout": true, "ServiceUnavailable": true, "InternalError": true}
 	redirectCodes  = map[string]bool{codePermanentRedirect: true, codeAuthHeaderMalformed: true, "IllegalLocationConstraintException": true}
 )
@@ -98,6 +98,9 @@ func Classify(err error, notFound ...string) Class {
 	}
 	return ClassOther
 }
+
+// IsNoSuchBucket says whether err is S3's NoSuchBucket.
+func IsNoSuchBucket(err error) bool { return ErrorCode(err) == codeNoSuchBucket }
 
 func isNotFound(err error, codes ...string) bool {
 	return err != nil && Classify(err, codes...) == ClassNotFound
@@ -140,9 +143,9 @@ const (
 	DefaultPropagationTimeout = 2 * time.Minute
 )
 
-// retryWrite runs a write to a destination bucket, retrying conflicts and,
+// RetryWrite runs a write to a destination bucket, retrying conflicts and,
 // until propagation runs out, NoSuchBucket right after creation.
-func retryWrite(ctx context.Context, propagation time.Duration, fn func() error) error {
+func RetryWrite(ctx context.Context, propagation time.Duration, fn func() error) error {
 	deadline := time.Now().Add(propagation)
 	delay := conflictBaseDelay
 	for attempt := 1; ; attempt++ {

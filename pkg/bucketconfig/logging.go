@@ -241,7 +241,7 @@ func createLogBucket(ctx context.Context, e *Engine, logBucket Bucket, withGrant
 		return fmt.Errorf("creating log bucket %s: %w", logBucket, err)
 	}
 	// A new bucket may answer NoSuchBucket for a while.
-	err = retryWrite(ctx, e.opts.PropagationTimeout, func() error {
+	err = RetryWrite(ctx, e.opts.PropagationTimeout, func() error {
 		_, err := client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &logBucket.Name,
 			Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String(tagKey), Value: aws.String(tagValue)}}}})
 		return err
@@ -308,7 +308,7 @@ func grantLogDelivery(ctx context.Context, e *Engine, logBucket, dest Bucket, pr
 	stmt := logDeliveryStatement(logBucket, dest, prefix, e.opts.AccountID)
 	for range logDeliveryAttempts {
 		var policy map[string]any
-		err := retryWrite(ctx, e.opts.PropagationTimeout, func() error {
+		err := RetryWrite(ctx, e.opts.PropagationTimeout, func() error {
 			out, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &logBucket.Name})
 			switch {
 			case isNotFound(err, codeNoSuchBucketPolicy):
@@ -333,7 +333,7 @@ func grantLogDelivery(ctx context.Context, e *Engine, logBucket, dest Bucket, pr
 		if err != nil {
 			return err
 		}
-		err = retryWrite(ctx, e.opts.PropagationTimeout, func() error {
+		err = RetryWrite(ctx, e.opts.PropagationTimeout, func() error {
 			_, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &logBucket.Name, Policy: aws.String(string(doc))})
 			return err
 		})

@@ -100,6 +100,9 @@ func (e *Engine) SourceTag(source Bucket) types.Tag {
 
 func (e *Engine) isControlTag(key string) bool { return strings.HasPrefix(key, e.opts.TagPrefix) }
 
+// Tags reads b's tags sorted by key; a bucket without tags has none (nil).
+func (e *Engine) Tags(ctx context.Context, b Bucket) ([]types.Tag, error) { return getTags(ctx, e, b) }
+
 func getTags(ctx context.Context, e *Engine, b Bucket) ([]types.Tag, error) {
 	out, err := e.clients.S3(b.Region).GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &b.Name})
 	if isNotFound(err, codeNoSuchTagSet) {

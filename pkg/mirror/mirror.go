@@ -180,23 +180,14 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 // sourceObjectLock checks the source exists (HeadBucket) and whether it has
 // Object Lock, which can only be enabled on the destination at creation.
 func (m *Mirrorer) sourceObjectLock(ctx context.Context, source, region string) (bool, error) {
-	s3c := m.Clients.S3(region)
-	if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(source)}); err != nil {
+	if _, err := m.Clients.S3(region).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(source)}); err != nil {
 		var nf *types.NotFound
-		var nsb *types.NoSuchBucket
-		if errors.As(err, &nf) || errors.As(err, &nsb) {
+		if errors.As(err, &nf) || bucketconfig.IsNoSuchBucket(err) {
 			return false, &SourceNotFoundError{Bucket: source, Region: region}
 		}
 		return false, fmt.Errorf("reading source bucket %q in %s: %w", source, region, err)
 	}
-	out, err := s3c.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(source)})
-	if bucketconfig.Classify(err, "ObjectLockConfigurationNotFoundError") == bucketconfig.ClassNotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading object-lock of bucket %q in %s: %w", source, region, err)
-	}
-	return out.ObjectLockConfiguration != nil && out.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled, nil
+	return m.Engine.ObjectLockEnabled(ctx, bucketconfig.Bucket{Name: source, Region: region})
 }
 
 // chooseName reuses the destination a previous run recorded, so re-running
@@ -223,8 +214,8 @@ func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string
 	case err == nil:
 		// us-east-1 answers CreateBucket of an existing own bucket with 200,
 		// so existence is checked first and ownership by tag.
-		return m.checkOwned(ctx, s3c, source, dest, adopt)
-	case bucketconfig.ErrorCode(err) == "Forbidden" || bucketconfig.ErrorCode(err) == "AccessDenied":
+		return m.checkOwned(ctx, source, dest, region, adopt)
+	case bucketconfig.Classify(err) == bucketconfig.ClassDenied:
 		return &ForeignBucketError{Bucket: dest, Reason: "it exists and belongs to someone else"}
 	}
 	in := &s3.CreateBucketInput{Bucket: aws.String(dest), ObjectLockEnabledForBucket: aws.Bool(objectLock),
@@ -237,35 +228,33 @@ func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string
 		var exists *types.BucketAlreadyExists
 		switch {
 		case errors.As(err, &owned):
-			return m.checkOwned(ctx, s3c, source, dest, adopt)
+			return m.checkOwned(ctx, source, dest, region, adopt)
 		case errors.As(err, &exists):
 			return &ForeignBucketError{Bucket: dest, Reason: "the name is taken by another account"}
 		}
 		return fmt.Errorf("creating bucket %q in %s: %w", dest, region, err)
 	}
 	// Tags at creation are recent; write them too where they were ignored.
-	return m.tagOwned(ctx, s3c, dest, tag)
+	return m.tagOwned(ctx, dest, region, tag)
 }
 
-func (m *Mirrorer) checkOwned(ctx context.Context, s3c *s3.Client, source, dest string, adopt bool) error {
-	out, err := s3c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(dest)})
-	if err != nil && bucketconfig.Classify(err, "NoSuchTagSet") != bucketconfig.ClassNotFound {
+func (m *Mirrorer) checkOwned(ctx context.Context, source, dest, region string, adopt bool) error {
+	tags, err := m.Engine.Tags(ctx, bucketconfig.Bucket{Name: dest, Region: region})
+	if err != nil {
 		return fmt.Errorf("reading tags of bucket %q: %w", dest, err)
 	}
 	want := "arn:aws:s3:::" + source
 	var got string
-	if out != nil {
-		for _, t := range out.TagSet {
-			if aws.ToString(t.Key) == m.SourceTag() {
-				got = aws.ToString(t.Value)
-			}
+	for _, t := range tags {
+		if aws.ToString(t.Key) == m.SourceTag() {
+			got = aws.ToString(t.Value)
 		}
 	}
 	switch {
 	case got == want:
 		return nil
 	case adopt:
-		return m.tagOwned(ctx, s3c, dest, types.Tag{Key: aws.String(m.SourceTag()), Value: aws.String(want)})
+		return m.tagOwned(ctx, dest, region, types.Tag{Key: aws.String(m.SourceTag()), Value: aws.String(want)})
 	case got == "":
 		return &ForeignBucketError{Bucket: dest, Reason: "it exists without a " + m.SourceTag() + " tag"}
 	default:
@@ -274,37 +263,29 @@ func (m *Mirrorer) checkOwned(ctx context.Context, s3c *s3.Client, source, dest 
 }
 
 // tagOwned makes sure the source tag is on dest, retrying NoSuchBucket while
-// a new bucket propagates (bounded by bucketconfig.DefaultPropagationTimeout).
-func (m *Mirrorer) tagOwned(ctx context.Context, s3c *s3.Client, dest string, tag types.Tag) error {
-	deadline := time.Now().Add(bucketconfig.DefaultPropagationTimeout)
-	for {
-		out, err := s3c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(dest)})
-		if err == nil || bucketconfig.Classify(err, "NoSuchTagSet") == bucketconfig.ClassNotFound {
-			var tags []types.Tag
-			if out != nil {
-				for _, t := range out.TagSet {
-					if aws.ToString(t.Key) == aws.ToString(tag.Key) && aws.ToString(t.Value) == aws.ToString(tag.Value) {
-						return nil
-					}
-					if aws.ToString(t.Key) != aws.ToString(tag.Key) {
-						tags = append(tags, t)
-					}
-				}
-			}
-			_, err = s3c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(dest), Tagging: &types.Tagging{TagSet: append(tags, tag)}})
-			if err == nil {
+// a new bucket propagates (bucketconfig.DefaultPropagationTimeout).
+func (m *Mirrorer) tagOwned(ctx context.Context, dest, region string, tag types.Tag) error {
+	err := bucketconfig.RetryWrite(ctx, bucketconfig.DefaultPropagationTimeout, func() error {
+		tags, err := m.Engine.Tags(ctx, bucketconfig.Bucket{Name: dest, Region: region})
+		if err != nil {
+			return err
+		}
+		kept := tags[:0]
+		for _, t := range tags {
+			if aws.ToString(t.Key) == aws.ToString(tag.Key) && aws.ToString(t.Value) == aws.ToString(tag.Value) {
 				return nil
 			}
+			if aws.ToString(t.Key) != aws.ToString(tag.Key) {
+				kept = append(kept, t)
+			}
 		}
-		if bucketconfig.ErrorCode(err) != "NoSuchBucket" || time.Now().After(deadline) {
-			return fmt.Errorf("tagging bucket %q with its source: %w", dest, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+		_, err = m.Clients.S3(region).PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(dest), Tagging: &types.Tagging{TagSet: append(kept, tag)}})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tagging bucket %q with its source: %w", dest, err)
 	}
+	return nil
 }
 
 // Configure copies every kind from source to destination and records the

@@ -120,7 +120,7 @@ func (r *run) disagrees(src *source, targets []target, invalid []invalidTarget) 
 // bucketGone says a snapshot found no bucket at all.
 func bucketGone(snap *bucketconfig.Snapshot) bool {
 	for _, err := range snap.Errors {
-		if bucketconfig.ErrorCode(err) == codeNoSuchBucket {
+		if bucketconfig.IsNoSuchBucket(err) {
 			return true
 		}
 	}

@@ -119,7 +119,7 @@ func bucketOfARN(arn string) (string, bool) {
 func (r *run) locate(ctx context.Context, src *source) error {
 	if src.Region == "" {
 		out, err := r.clients.S3(r.home).GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(src.Name)})
-		if bucketconfig.ErrorCode(err) == codeNoSuchBucket {
+		if bucketconfig.IsNoSuchBucket(err) {
 			src.gone = true
 			return nil
 		}
@@ -131,19 +131,16 @@ func (r *run) locate(ctx context.Context, src *source) error {
 	if !src.lookup {
 		return nil
 	}
-	out, err := r.clients.S3(src.Region).GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(src.Name)})
+	tags, err := r.engine.Tags(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region})
 	switch {
-	case bucketconfig.ErrorCode(err) == codeNoSuchBucket:
+	case bucketconfig.IsNoSuchBucket(err):
 		src.gone = true
-		return nil
-	case bucketconfig.Classify(err, codeNoSuchTagSet) == bucketconfig.ClassNotFound:
-		src.Tags = map[string]string{}
 		return nil
 	case err != nil:
 		return fmt.Errorf("reading tags of bucket %q in %s: %w", src.Name, src.Region, err)
 	}
 	src.Tags = map[string]string{}
-	for _, t := range out.TagSet {
+	for _, t := range tags {
 		src.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	return nil

@@ -33,12 +33,6 @@ import (
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 )
 
-// S3 error codes the sweep acts on.
-const (
-	codeNoSuchBucket = "NoSuchBucket"
-	codeNoSuchTagSet = "NoSuchTagSet"
-)
-
 // Decision actions; every decision has exactly one, and the Summary counts
 // them.
 const (
