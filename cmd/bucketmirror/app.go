@@ -50,7 +50,7 @@ func init() {
 			"  bucketmirror sweep --local\n  BUCKETMIRROR_STATE_MACHINE_ARN=arn:aws:states:... bucketmirror sweep --json", (*App).sweep},
 		{"status", "[--json]", "list mirrors: source, Region, destination, status, last run, last error", "  bucketmirror status", (*App).status},
 		{"cleanup", "[--yes]", "delete every bucket carrying the bucketmirror:source tag (emptied first)", "  bucketmirror cleanup --yes", (*App).cleanup},
-		{"local", "", "run the embedded local cloud with bucketmirror deployed in it until Ctrl-C", "  eval \"$(bucketmirror local | sed '/^ready$/q')\"", (*App).local},
+		{"local", "", "run the embedded local cloud with bucketmirror deployed in it until Ctrl-C", "  bucketmirror local > /tmp/bucketmirror.env &   # then, once it printed ready:\n  . <(grep '^export ' /tmp/bucketmirror.env)", (*App).local},
 		{"version", "", "print the version", "  bucketmirror version", (*App).version},
 	}
 }

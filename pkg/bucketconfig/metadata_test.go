@@ -75,8 +75,9 @@ func TestMetadataLegacyReported(t *testing.T) {
 
 func TestMetadataAbsent(t *testing.T) {
 	f := newFixture(t)
-	if r := f.configure("metadata"); r.Status != StatusReported || len(r.Notes) != 0 {
-		t.Errorf("metadata without a configuration: %s with notes %+v, want reported without notes", r.Status, r.Notes)
+	// Nothing on the source, nothing to report: the plan and result say so.
+	if r := f.configure("metadata"); r.Status != StatusUnchanged || r.Action != ActionNone || len(r.Notes) != 0 {
+		t.Errorf("metadata without a configuration: %s with notes %+v, want unchanged without notes", r.Status, r.Notes)
 	}
 	if v, ok := f.engine.Snapshot(f.ctx, f.m.Source).Values["metadata"]; ok {
 		t.Errorf("source without S3 Metadata reads as %+v, want absent", v)

@@ -108,7 +108,12 @@ func (e *Engine) planKind(ctx context.Context, k Kind, m Mirror, src, dst *Snaps
 		return step
 	}
 	if !k.managed(e) {
-		step.Action = ActionReport
+		// Report-only kinds have something to report only when the source
+		// has them.
+		step.Action = ActionNone
+		if src.Values[name] != nil || len(notes) > 0 {
+			step.Action = ActionReport
+		}
 		return step
 	}
 	if err := dst.Errors[name]; err != nil {

@@ -55,8 +55,9 @@ func TestReplicationReportedByDefault(t *testing.T) {
 
 func TestReplicationNoNoteWithoutRules(t *testing.T) {
 	f := newFixture(t)
-	if r := f.configure("replication"); r.Status != StatusReported || len(r.Notes) != 0 {
-		t.Errorf("replication without rules: %s with notes %+v, want reported without notes", r.Status, r.Notes)
+	// Nothing on the source, nothing to report: the plan and result say so.
+	if r := f.configure("replication"); r.Status != StatusUnchanged || r.Action != ActionNone || len(r.Notes) != 0 {
+		t.Errorf("replication without rules: %s with notes %+v, want unchanged without notes", r.Status, r.Notes)
 	}
 }
 
