@@ -189,7 +189,16 @@ func ensureLogBucket(ctx context.Context, e *Engine, dest Bucket, v *loggingConf
 		return fmt.Errorf("granting log delivery on log bucket %s: the account id is not set (it scopes the grant to this account)", logBucket)
 	}
 	tagKey, tagValue := e.opts.TagPrefix+"source", "arn:aws:s3:::"+v.sourceTarget
+	// The ownership tag and the delivery rules are read at once (reads
+	// touch nothing); the rules only count for a bucket that is ours.
+	var checkErr error
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		checkErr = checkLogBucket(ctx, e, logBucket)
+	}()
 	tags, err := client.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &logBucket.Name})
+	<-checked
 	switch {
 	case isNotFound(err, codeNoSuchBucket):
 		if err := createLogBucket(ctx, e, logBucket, len(v.TargetGrants) > 0, tagKey, tagValue); err != nil {
@@ -206,8 +215,8 @@ func ensureLogBucket(ctx context.Context, e *Engine, dest Bucket, v *loggingConf
 		if !slices.ContainsFunc(tags.TagSet, func(t types.Tag) bool { return aws.ToString(t.Key) == tagKey && aws.ToString(t.Value) == tagValue }) {
 			return notOurLogBucket(logBucket, v.sourceTarget, tagKey, tagValue)
 		}
-		if err := checkLogBucket(ctx, e, logBucket); err != nil {
-			return err
+		if checkErr != nil {
+			return checkErr
 		}
 	}
 	return grantLogDelivery(ctx, e, logBucket, dest, v.TargetPrefix)
@@ -256,7 +265,17 @@ func createLogBucket(ctx context.Context, e *Engine, logBucket Bucket, withGrant
 // Object Lock default retention or Requester Pays.
 func checkLogBucket(ctx context.Context, e *Engine, logBucket Bucket) error {
 	client := e.clients.S3(logBucket.Region)
+	var (
+		payment    *s3.GetBucketRequestPaymentOutput
+		paymentErr error
+		done       = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		payment, paymentErr = client.GetBucketRequestPayment(ctx, &s3.GetBucketRequestPaymentInput{Bucket: &logBucket.Name})
+	}()
 	lock, err := client.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: &logBucket.Name})
+	<-done
 	switch {
 	case isNotFound(err, codeNoSuchBucket):
 		// Not the framework's NoSuchBucket (which it would retry as the
@@ -268,9 +287,8 @@ func checkLogBucket(ctx context.Context, e *Engine, logBucket Bucket) error {
 	case lock.ObjectLockConfiguration != nil && lock.ObjectLockConfiguration.Rule != nil && lock.ObjectLockConfiguration.Rule.DefaultRetention != nil:
 		return fmt.Errorf("log bucket %s has Object Lock default retention, and S3 does not deliver server access logs to such a bucket", logBucket)
 	}
-	payment, err := client.GetBucketRequestPayment(ctx, &s3.GetBucketRequestPaymentInput{Bucket: &logBucket.Name})
-	if err != nil {
-		return fmt.Errorf("reading Requester Pays of log bucket %s: %w", logBucket, err)
+	if paymentErr != nil {
+		return fmt.Errorf("reading Requester Pays of log bucket %s: %w", logBucket, paymentErr)
 	}
 	if payment.Payer == types.PayerRequester {
 		return fmt.Errorf("log bucket %s has Requester Pays on, and S3 does not deliver server access logs to such a bucket", logBucket)

@@ -34,7 +34,21 @@ var metadataKind = &spec[metadataConfig]{
 	writeActions: []string{},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*metadataConfig, error) {
 		client := e.clients.S3(b.Region)
+		// The V2 Get answers for V1 configurations too; the V1 Get is the
+		// fallback for endpoints that know only V1. A bucket without either
+		// (the common case) needs both answers, so both are asked at once
+		// rather than one round trip after the other.
+		var (
+			legacy    *s3.GetBucketMetadataTableConfigurationOutput
+			legacyErr error
+			done      = make(chan struct{})
+		)
+		go func() {
+			defer close(done)
+			legacy, legacyErr = client.GetBucketMetadataTableConfiguration(ctx, &s3.GetBucketMetadataTableConfigurationInput{Bucket: &b.Name})
+		}()
 		out, err := client.GetBucketMetadataConfiguration(ctx, &s3.GetBucketMetadataConfigurationInput{Bucket: &b.Name})
+		<-done
 		if err == nil {
 			if out.GetBucketMetadataConfigurationResult == nil || out.GetBucketMetadataConfigurationResult.MetadataConfigurationResult == nil {
 				return nil, nil
@@ -44,14 +58,11 @@ var metadataKind = &spec[metadataConfig]{
 		if !isNotFound(err, codeNoSuchMetadataConfiguration) {
 			return nil, err
 		}
-		// The V2 Get answers for V1 configurations too; the V1 Get is the
-		// fallback for endpoints that know only V1.
-		legacy, err := client.GetBucketMetadataTableConfiguration(ctx, &s3.GetBucketMetadataTableConfigurationInput{Bucket: &b.Name})
-		if isNotFound(err, codeNoSuchMetadataTable) {
+		if isNotFound(legacyErr, codeNoSuchMetadataTable) {
 			return nil, nil
 		}
-		if err != nil {
-			return nil, err
+		if legacyErr != nil {
+			return nil, legacyErr
 		}
 		res := legacy.GetBucketMetadataTableConfigurationResult
 		if res == nil || res.MetadataTableConfigurationResult == nil || res.MetadataTableConfigurationResult.S3TablesDestinationResult == nil {

@@ -261,8 +261,15 @@ func (c *Cloud) Close() error {
 			errs = append(errs, c.moto.stop())
 		}
 		if c.router != nil {
+			// Connections still open (an SQS long poll, a client that never
+			// closed its keep-alive) are cut after a grace period: the
+			// emulator behind them is gone already.
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			errs = append(errs, c.router.Shutdown(ctx))
+			err := c.router.Shutdown(ctx)
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = c.router.Close()
+			}
+			errs = append(errs, err)
 			cancel()
 		}
 		c.removeTemp()

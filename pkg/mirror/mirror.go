@@ -305,6 +305,14 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 		return st, err
 	}
 	st.SourceBucket, st.DestBucket = source, dest
+	// Configure can be invoked on its own (a direct invoke, a hand-written
+	// state machine input): it must refuse a bucket that is not ours as
+	// create does, before writing anything.
+	if err := m.checkOwned(ctx, source, dest, st.DestRegion, st.Adopt); err != nil {
+		st.Status, st.Error = StatusFailed, err.Error()
+		m.recordFailure(ctx, source, st.DestRegion, dest, st.RunID, startedAt, err)
+		return st, err
+	}
 	mir := bucketconfig.Mirror{Source: bucketconfig.Bucket{Name: source, Region: st.SourceRegion}, Dest: bucketconfig.Bucket{Name: dest, Region: st.DestRegion}}
 	plan, results, err := m.Engine.Configure(ctx, mir)
 	if err != nil {

@@ -3,6 +3,7 @@ package mirror_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -356,5 +357,37 @@ func TestWorkflowCrashIsRecorded(t *testing.T) {
 	rec, err := mirrorer.Store.GetMirror(ctx, src, "us-west-2")
 	if err != nil || rec == nil || rec.Status != inventory.StatusFailed || rec.LastRunID != "crash-1" || !strings.Contains(rec.LastError, "simulated crash") {
 		t.Errorf("mirror record = %+v, %v; want FAILED pointing at the crashed run", rec, err)
+	}
+}
+
+// TestConfigureRefusesForeignBucket: configure invoked on its own with a
+// destination that is not bucketmirror's writes nothing to it.
+func TestConfigureRefusesForeignBucket(t *testing.T) {
+	ctx := context.Background()
+	src, foreign := bucketName(t, "cfg-src"), bucketName(t, "cfg-foreign")
+	createSource(t, src)
+	if _, err := s3c("us-west-2").CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(foreign),
+		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraintUsWest2}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s3c("us-east-1").PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: &src, CORSConfiguration: &s3types.CORSConfiguration{
+		CORSRules: []s3types.CORSRule{{AllowedMethods: []string{"GET"}, AllowedOrigins: []string{"*"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in mirror.Input
+	if err := json.Unmarshal([]byte(payload(src, foreign)), &in); err != nil {
+		t.Fatal(err)
+	}
+	st, err := mirrorer.ConfigureHandler(ctx, mirror.State{Input: in, DestBucket: foreign, Status: mirror.StatusCreated})
+	var fe *mirror.ForeignBucketError
+	if !errors.As(err, &fe) || st.Status != mirror.StatusFailed {
+		t.Fatalf("configure on a foreign bucket: %+v, %v; want ForeignBucketError", st, err)
+	}
+	if _, err := s3c("us-west-2").GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: &foreign}); err == nil {
+		t.Error("configure wrote CORS to a bucket that is not bucketmirror's")
+	}
+	if tags, err := s3c("us-west-2").GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &foreign}); err == nil && len(tags.TagSet) > 0 {
+		t.Errorf("configure tagged the foreign bucket: %v", tags.TagSet)
 	}
 }
