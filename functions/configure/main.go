@@ -4,29 +4,21 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
+	"github.com/bucketmirror/bucketmirror/functions/internal/lambdamain"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 )
 
 func main() {
-	ctx := context.Background()
-	log := lambdacontext.NewLogger()
-	cfg, err := awsclient.Load(ctx)
-	if err == nil {
-		var m *mirror.Mirrorer
-		if m, err = mirror.Setup(ctx, cfg, os.Getenv, log); err == nil {
-			lambda.Start(m.ConfigureHandler)
-			return
+	lambdamain.Run("configure", func(ctx context.Context, cfg aws.Config, log *slog.Logger) (any, error) {
+		m, err := mirror.Setup(ctx, cfg, os.Getenv, log)
+		if err != nil {
+			return nil, err
 		}
-	}
-	log.Error("starting configure function", slog.Any("error", err))
-	fmt.Fprintln(os.Stderr, err)
-	os.Exit(1)
+		return m.ConfigureHandler, nil
+	})
 }

@@ -6,29 +6,21 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
+	"github.com/bucketmirror/bucketmirror/functions/internal/lambdamain"
 	"github.com/bucketmirror/bucketmirror/pkg/sweep"
 )
 
 func main() {
-	ctx := context.Background()
-	log := lambdacontext.NewLogger()
-	cfg, err := awsclient.Load(ctx)
-	if err == nil {
-		var s *sweep.Sweeper
-		if s, err = sweep.Setup(ctx, cfg, os.Getenv, false, log); err == nil {
-			lambda.Start(sweep.NewHandler(s, log).Handle)
-			return
+	lambdamain.Run("sweep", func(ctx context.Context, cfg aws.Config, log *slog.Logger) (any, error) {
+		s, err := sweep.Setup(ctx, cfg, os.Getenv, false, log)
+		if err != nil {
+			return nil, err
 		}
-	}
-	log.Error("starting sweep function", slog.Any("error", err))
-	fmt.Fprintln(os.Stderr, err)
-	os.Exit(1)
+		return sweep.NewHandler(s, log).Handle, nil
+	})
 }

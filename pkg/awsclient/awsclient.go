@@ -56,67 +56,68 @@ func NewRetryer() aws.Retryer {
 // be sent to the bucket's Region (PermanentRedirect otherwise), KMS keys and
 // S3 Control resources are Regional too.
 type Clients struct {
-	cfg    aws.Config
-	s3opts []func(*s3.Options)
+	cfg       aws.Config
+	s3        perRegion[*s3.Client]
+	kms       perRegion[*kms.Client]
+	s3control perRegion[*s3control.Client]
+}
 
-	mu        sync.Mutex
-	s3        map[string]*s3.Client
-	kms       map[string]*kms.Client
-	s3control map[string]*s3control.Client
+// perRegion builds a service's client once per Region, on first use.
+type perRegion[C any] struct {
+	mu      sync.Mutex
+	clients map[string]C
+	build   func(region string) C
+}
+
+func (p *perRegion[C]) get(region string) C {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clients[region]; ok {
+		return c
+	}
+	if p.clients == nil {
+		p.clients = map[string]C{}
+	}
+	c := p.build(region)
+	p.clients[region] = c
+	return c
 }
 
 // New returns a client cache built from cfg. Extra S3 options (middleware
 // for call counting or fault injection) apply to every S3 client.
 func New(cfg aws.Config, s3opts ...func(*s3.Options)) *Clients {
-	return &Clients{cfg: cfg, s3opts: s3opts, s3: map[string]*s3.Client{}, kms: map[string]*kms.Client{}, s3control: map[string]*s3control.Client{}}
+	c := &Clients{cfg: cfg}
+	c.s3.build = func(region string) *s3.Client {
+		opts := append([]func(*s3.Options){func(o *s3.Options) {
+			o.Region = region
+			// Virtual-hosted addressing needs DNS for BUCKET.host; custom
+			// endpoints (the local cloud, S3-compatible proxies) rarely have it.
+			o.UsePathStyle = cfg.BaseEndpoint != nil
+		}}, s3opts...)
+		return s3.NewFromConfig(cfg, opts...)
+	}
+	c.kms.build = func(region string) *kms.Client {
+		return kms.NewFromConfig(cfg, func(o *kms.Options) { o.Region = region })
+	}
+	c.s3control.build = func(region string) *s3control.Client {
+		return s3control.NewFromConfig(cfg, func(o *s3control.Options) {
+			o.Region = region
+			if cfg.BaseEndpoint != nil {
+				o.EndpointResolverV2 = withoutAccountHost{s3control.NewDefaultEndpointResolverV2()}
+			}
+		})
+	}
+	return c
 }
 
 // S3 returns the S3 client for region.
-func (c *Clients) S3(region string) *s3.Client {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cl, ok := c.s3[region]; ok {
-		return cl
-	}
-	opts := append([]func(*s3.Options){func(o *s3.Options) {
-		o.Region = region
-		// Virtual-hosted addressing needs DNS for BUCKET.host; custom
-		// endpoints (the local cloud, S3-compatible proxies) rarely have it.
-		o.UsePathStyle = c.cfg.BaseEndpoint != nil
-	}}, c.s3opts...)
-	cl := s3.NewFromConfig(c.cfg, opts...)
-	c.s3[region] = cl
-	return cl
-}
+func (c *Clients) S3(region string) *s3.Client { return c.s3.get(region) }
 
 // KMS returns the KMS client for region.
-func (c *Clients) KMS(region string) *kms.Client {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cl, ok := c.kms[region]; ok {
-		return cl
-	}
-	cl := kms.NewFromConfig(c.cfg, func(o *kms.Options) { o.Region = region })
-	c.kms[region] = cl
-	return cl
-}
+func (c *Clients) KMS(region string) *kms.Client { return c.kms.get(region) }
 
 // S3Control returns the S3 Control client for region.
-func (c *Clients) S3Control(region string) *s3control.Client {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cl, ok := c.s3control[region]; ok {
-		return cl
-	}
-	cl := s3control.NewFromConfig(c.cfg, func(o *s3control.Options) {
-		o.Region = region
-		if c.cfg.BaseEndpoint != nil {
-			o.EndpointResolverV2 = withoutAccountHost{s3control.NewDefaultEndpointResolverV2()}
-		}
-	})
-	c.s3control[region] = cl
-	return cl
-}
+func (c *Clients) S3Control(region string) *s3control.Client { return c.s3control.get(region) }
 
 // withoutAccountHost resolves S3 Control endpoints without the account-id
 // host label. The endpoint rules put "{AccountId}." in front of any custom
