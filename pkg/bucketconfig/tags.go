@@ -45,6 +45,15 @@ var tagsKind = &spec[[]types.Tag]{
 		if !slices.ContainsFunc(tags, func(t types.Tag) bool { return !e.isControlTag(aws.ToString(t.Key)) }) {
 			return nil, nil
 		}
+		// A source's own control tags (destination-regions, ...) are not
+		// configuration: leaving them out of the value keeps its snapshot
+		// hash, so editing the Regions list is not drift for every Region.
+		// A destination's source tag stays: it is part of what is written.
+		source := aws.ToString(e.SourceTag(Bucket{}).Key)
+		tags = slices.DeleteFunc(tags, func(t types.Tag) bool {
+			key := aws.ToString(t.Key)
+			return e.isControlTag(key) && key != source
+		})
 		return &tags, nil
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *[]types.Tag) error {

@@ -141,3 +141,25 @@ func TestTagsOverLimit(t *testing.T) {
 		t.Errorf("49 source tags: %v", err)
 	}
 }
+
+// TestTagsControlTagsLeaveTheHashAlone: the sweep compares source snapshot
+// hashes; a change to the Regions a source asks for must not look like a
+// configuration change of the source (it would re-run every Region).
+func TestTagsControlTagsLeaveTheHashAlone(t *testing.T) {
+	f := newFixture(t)
+	put := func(regions, team string) string {
+		t.Helper()
+		_, err := f.src().PutBucketTagging(f.ctx, &s3.PutBucketTaggingInput{Bucket: &f.m.Source.Name, Tagging: &types.Tagging{TagSet: []types.Tag{
+			{Key: aws.String("bucketmirror:destination-regions"), Value: aws.String(regions)},
+			{Key: aws.String("team"), Value: aws.String(team)}}}})
+		f.must(err)
+		return f.engine.Snapshot(f.ctx, f.m.Source).Hash()
+	}
+	base := put("us-west-2", "web")
+	if h := put("us-west-2 eu-central-1", "web"); h != base {
+		t.Error("adding a destination Region changed the source snapshot hash")
+	}
+	if h := put("us-west-2", "data"); h == base {
+		t.Error("changing a user tag did not change the source snapshot hash")
+	}
+}
