@@ -122,6 +122,9 @@ func benchBadInput(ctx context.Context, cloud *localcloud.Cloud) (*badInputResul
 		}
 	}
 	env.cli = buildCLI(ctx)
+	if env.cli != "" {
+		defer os.RemoveAll(filepath.Dir(env.cli))
+	}
 
 	res := &badInputResult{ByEntry: map[string]int{}}
 	for _, c := range env.cases() {
@@ -160,6 +163,7 @@ func buildCLI(ctx context.Context) string {
 	bin := filepath.Join(dir, "bucketmirror")
 	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/bucketmirror").CombinedOutput()
 	if err != nil {
+		os.RemoveAll(dir)
 		progress("bad input: building the CLI failed, CLI cases left out: %v\n%s", err, out)
 		return ""
 	}
