@@ -16,8 +16,10 @@ export GOFLAGS := -buildvcs=false
 
 all: build
 
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
 build: ## the CLI, bin/bucketmirror
-	$(GO) build -o $(BIN)/bucketmirror ./cmd/bucketmirror
+	$(GO) build -ldflags='-X main.version=$(VERSION)' -o $(BIN)/bucketmirror ./cmd/bucketmirror
 
 lambdas: $(addprefix build-,$(FUNCTIONS)) ## bootstrap binaries for provided.al2023
 

@@ -27,12 +27,23 @@ type rieFunction struct {
 	proc *child
 }
 
-// RIEPath finds aws-lambda-rie on PATH or in the Go bin directory.
+// RIEPath finds aws-lambda-rie on PATH, in a .tools directory above the
+// working directory, or in the Go bin directory.
 func RIEPath() (string, error) {
 	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
 		return p, nil
 	}
 	candidates := []string{os.Getenv("GOBIN")}
+	// `make tools` installs it into the repository's .tools: find that too,
+	// so a plain `go test` in any package works after it.
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			candidates = append(candidates, filepath.Join(dir, ".tools"))
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
 	if gopath := os.Getenv("GOPATH"); gopath != "" {
 		candidates = append(candidates, filepath.Join(filepath.SplitList(gopath)[0], "bin"))
 	}
