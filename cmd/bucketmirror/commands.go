@@ -14,6 +14,7 @@ import (
 
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
+	"github.com/bucketmirror/bucketmirror/pkg/sweep"
 )
 
 func (a *App) setup(ctx context.Context, args []string) error {
@@ -202,17 +203,9 @@ func (a *App) status(ctx context.Context, args []string) error {
 	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tREGION\tDESTINATION\tSTATUS\tLAST RUN\tLAST ERROR")
 	for _, r := range mirrors {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Source, r.Region, r.Dest, r.Status, r.LastRunAt, oneLine(r.LastError, 80))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Source, r.Region, r.Dest, r.Status, r.LastRunAt, sweep.OneLine(r.LastError, 80))
 	}
 	return tw.Flush()
-}
-
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n-1] + "…"
-	}
-	return s
 }
 
 func (a *App) confirm(question string) bool {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/bucketmirror/bucketmirror/pkg/sweep"
 )
@@ -45,27 +44,12 @@ func (a *App) sweep(ctx context.Context, args []string) error {
 		if err := a.printJSON(sum); err != nil {
 			return err
 		}
-	} else {
-		a.printSummary(sum)
+	} else if err := sum.Render(a.Stdout, ""); err != nil {
+		return err
 	}
 	// An invalid tag value is a failure too: the bucket is not mirrored.
 	if sum.Failed > 0 || sum.Invalid > 0 {
 		return errSomeFailed
 	}
 	return nil
-}
-
-func (a *App) printSummary(sum sweep.Summary) {
-	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tREGION\tDESTINATION\tACTION\tREASON")
-	for _, d := range sum.Decisions {
-		reason := d.Reason
-		if d.Error != "" {
-			reason += ": " + d.Error
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Source, d.Region, d.Dest, d.Action, oneLine(reason, 100))
-	}
-	tw.Flush()
-	fmt.Fprintf(a.Stdout, "scanned %d, started %d, skipped %d, failed %d, invalid %d, detached %d\n",
-		sum.Scanned, sum.Started, sum.Skipped, sum.Failed, sum.Invalid, sum.Detached)
 }

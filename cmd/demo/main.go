@@ -106,18 +106,9 @@ func (d *demo) sweepAndWait(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(d.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "   SOURCE\tREGION\tACTION\tWHY")
-	for _, dec := range sum.Decisions {
-		why := dec.Reason
-		if dec.Error != "" {
-			why += ": " + dec.Error
-		}
-		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\n", dec.Source, dec.Region, dec.Action, why)
+	if err := sum.Render(d.out, "   "); err != nil {
+		return err
 	}
-	tw.Flush()
-	fmt.Fprintf(d.out, "   scanned %d, started %d, skipped %d, failed %d, invalid %d, detached %d\n",
-		sum.Scanned, sum.Started, sum.Skipped, sum.Failed, sum.Invalid, sum.Detached)
 	var pending []sweep.Decision
 	for _, dec := range sum.Decisions {
 		if dec.Action == sweep.ActionStarted {
