@@ -37,6 +37,7 @@ type options struct {
 	sweepTagged   int
 	chaosBuckets  int
 	chaosMaxSweep int
+	merge         bool
 }
 
 // results is bench/results/latest.json; the keys issue 9 names are the
@@ -47,6 +48,11 @@ type results struct {
 	CPUs      int     `json:"cpus"`
 	Machine   string  `json:"machine"`
 	DurationS float64 `json:"duration_s"`
+	// PartDates says when each part was measured: `-merge` reruns some
+	// parts into an earlier file, keeping the others.
+	PartDates map[string]string `json:"part_dates,omitempty"`
+	// RunParts are the parts the last run measured, in DurationS.
+	RunParts []string `json:"run_parts,omitempty"`
 
 	Configure *configureResult `json:"configure,omitempty"`
 	Sweep     *sweepResult     `json:"sweep,omitempty"`
@@ -64,6 +70,7 @@ func main() {
 	parts := flag.String("parts", "configure,sweep,chaos,bad_input", "comma-separated parts to run")
 	flag.StringVar(&o.out, "out", "bench/results/latest.json", "where to write the JSON results (the report goes next to bench/)")
 	flag.BoolVar(&o.quick, "quick", false, "small sizes and few runs, to try the benchmark itself")
+	flag.BoolVar(&o.merge, "merge", false, "keep the parts not run from the JSON at -out (their dates stay in part_dates)")
 	render := flag.Bool("render", false, "only rewrite the report (and derived figures) from the JSON at -out")
 	flag.IntVar(&o.runs, "runs", 10, "configure runs per mode at 0, 5 and 25 ms")
 	flag.IntVar(&o.runs100, "runs100", 5, "configure runs per mode at 100 ms")
@@ -104,13 +111,40 @@ func main() {
 }
 
 func run(ctx context.Context, o options) (*results, error) {
-	res := &results{
-		Date:      time.Now().UTC().Format(time.RFC3339),
-		GoVersion: runtime.Version(),
-		CPUs:      runtime.NumCPU(),
-		Machine:   machine(),
+	res := &results{}
+	if o.merge {
+		raw, err := os.ReadFile(o.out)
+		if err != nil {
+			return nil, fmt.Errorf("-merge: %w", err)
+		}
+		if err := json.Unmarshal(raw, res); err != nil {
+			return nil, fmt.Errorf("-merge: reading %s: %w", o.out, err)
+		}
+		res.Errors, res.Warnings = nil, nil
+		if res.PartDates == nil {
+			res.PartDates = map[string]string{}
+			for _, p := range []string{"configure", "sweep", "chaos", "bad_input"} {
+				res.PartDates[p] = res.Date
+			}
+		}
 	}
-	want := func(p string) bool { return slices.Contains(o.parts, p) }
+	res.Date = time.Now().UTC().Format(time.RFC3339)
+	res.GoVersion, res.CPUs, res.Machine = runtime.Version(), runtime.NumCPU(), machine()
+	if res.PartDates == nil {
+		res.PartDates = map[string]string{}
+	}
+	res.Load = slices.DeleteFunc(res.Load, func(l string) bool {
+		name, _, _ := strings.Cut(l, ":")
+		return slices.Contains(o.parts, name)
+	})
+	res.RunParts = o.parts
+	want := func(p string) bool {
+		if !slices.Contains(o.parts, p) {
+			return false
+		}
+		res.PartDates[p] = res.Date
+		return true
+	}
 	// Each part gets a fresh local cloud: the sweep's thousands of buckets
 	// would otherwise slow down and skew the parts after it.
 	withCloud := func(name string, fn func(*localcloud.Cloud) error) {
@@ -235,6 +269,11 @@ func writeResults(o options, res *results) error {
 	if err := os.WriteFile(o.out, append(raw, '\n'), 0o644); err != nil {
 		return err
 	}
-	report := filepath.Join(filepath.Dir(filepath.Dir(o.out)), "report.md")
-	return os.WriteFile(report, []byte(renderReport(res)), 0o644)
+	dir := filepath.Dir(filepath.Dir(o.out))
+	if c := res.Configure; c != nil {
+		if err := writeConfigureCharts(dir, c); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(renderReport(res)), 0o644)
 }
