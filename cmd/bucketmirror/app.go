@@ -61,6 +61,12 @@ const envHelp = `Environment:
   BUCKETMIRROR_TABLE               inventory table (default bucketmirror-inventory)
   BUCKETMIRROR_STATE_MACHINE_ARN   the deployed state machine (sweep without --local)
   BUCKETMIRROR_TAG_PREFIX          tag prefix (default bucketmirror:)
+  BUCKETMIRROR_REGIONS             Regions sweep looks for sources in, and the only allowed
+                                   destinations, space-separated (sweep needs it)
+  BUCKETMIRROR_DEST_PREFIX         prefix of generated destination names (default dest-)
+  BUCKETMIRROR_KMS_KEY_MAP         JSON object: source KMS key ARN or alias -> destination key
+  BUCKETMIRROR_EVENT_BUS           EventBridge bus for sweep events (default: default)
+  BUCKETMIRROR_ACCOUNT_ID          the account (default: found with sts:GetCallerIdentity)
 
 Exit codes: 0 success, 1 some work failed, 2 usage error.
 `
