@@ -74,7 +74,7 @@ func main() {
 	render := flag.Bool("render", false, "only rewrite the report (and derived figures) from the JSON at -out")
 	flag.IntVar(&o.runs, "runs", 10, "configure runs per mode at 0, 5 and 25 ms")
 	flag.IntVar(&o.runs100, "runs100", 5, "configure runs per mode at 100 ms")
-	scale := flag.String("sweep-scale", "10000/200", "the sweep's final account, buckets/tagged (it is measured at a tenth of the buckets and half the tagged too)")
+	scale := flag.String("sweep-scale", "10000/1000", "the sweep's final account, buckets/tagged (it is measured at a tenth of the buckets and half the tagged too); moto needs about 10 GB of memory at 10000/1000")
 	flag.IntVar(&o.chaosBuckets, "chaos-buckets", 100, "tagged buckets in the chaos run")
 	flag.IntVar(&o.chaosMaxSweep, "chaos-max-sweeps", 8, "give up converging after this many sweeps")
 	flag.Parse()
@@ -228,6 +228,9 @@ func rerender(o options) error {
 	}
 	if res.Configure != nil {
 		res.Configure.derive()
+	}
+	if res.Sweep != nil {
+		res.Sweep.finish()
 	}
 	return writeResults(o, &res)
 }

@@ -79,7 +79,8 @@ type sweepResult struct {
 	SetupS           float64 `json:"setup_s"`
 	// Extrapolated1000 estimates the issue's 1,000 tagged buckets from the
 	// per-bucket figures measured (linear, as the growth figures show).
-	Extrapolated1000 map[string]float64 `json:"extrapolated_1000_tagged"`
+	// Absent when 1,000 or more were measured.
+	Extrapolated1000 map[string]float64 `json:"extrapolated_1000_tagged,omitempty"`
 	Points           []sweepPoint       `json:"points"`
 	// Growth: ratio of a figure when only the bucket count grows (untagged
 	// buckets added) and when only the tagged count grows.
@@ -115,11 +116,14 @@ func (r *sweepResult) finish() {
 		r.MotoPeakRSSMB = max(r.MotoPeakRSSMB, p.Pass.MotoPeakRSSMB)
 	}
 	perTaggedSecond := second.Pass.WallS / float64(max(second.Tagged, 1))
-	r.Extrapolated1000 = map[string]float64{
-		"first_sweep_s":          round1(r.FirstSweepMSPerNew),
-		"first_sweep_api_calls":  round1(r.FirstSweepCallsPerNew * 1000),
-		"second_sweep_s":         round1(perTaggedSecond * 1000),
-		"second_sweep_api_calls": round1(float64(second.Pass.APICalls) / float64(max(second.Tagged, 1)) * 1000),
+	r.Extrapolated1000 = nil
+	if r.Tagged < 1000 {
+		r.Extrapolated1000 = map[string]float64{
+			"first_sweep_s":          round1(r.FirstSweepMSPerNew),
+			"first_sweep_api_calls":  round1(r.FirstSweepCallsPerNew * 1000),
+			"second_sweep_s":         round1(perTaggedSecond * 1000),
+			"second_sweep_api_calls": round1(float64(second.Pass.APICalls) / float64(max(second.Tagged, 1)) * 1000),
+		}
 	}
 	ratio := func(x, y float64) float64 {
 		if y == 0 {
