@@ -123,7 +123,14 @@ type chaosEnv struct {
 	cfg      aws.Config
 	counter  *callCounter
 	runs     []string
+	// sweeps counts the sweeps made; each one's clock is sweepInterval
+	// after the one before, as the deployed schedule would space them, so a
+	// mirror in failure backoff is retried as it would be in production.
+	sweeps int
 }
+
+// sweepInterval is the template's default schedule, rate(6 hours).
+const sweepInterval = 6 * time.Hour
 
 func chaosSourceName(i int) string { return fmt.Sprintf("bench-chaos-%03d", i) }
 
@@ -312,10 +319,13 @@ func (env *chaosEnv) newSweeper(starter sweep.Starter, owner string) (*sweep.Swe
 		return nil, err
 	}
 	s.Metrics = nil
+	offset := time.Duration(env.sweeps) * sweepInterval
+	s.Now = func() time.Time { return time.Now().Add(offset) }
 	return s, nil
 }
 
 func (env *chaosEnv) sweepOnce(ctx context.Context, i int) (chaosSweep, error) {
+	env.sweeps++
 	starter := &countingStarter{next: &sweep.LocalStarter{Mirrorer: env.m}}
 	s, err := env.newSweeper(starter, "chaos")
 	if err != nil {
@@ -343,6 +353,7 @@ func (env *chaosEnv) sweepOnce(ctx context.Context, i int) (chaosSweep, error) {
 }
 
 func (env *chaosEnv) twoSweeps(ctx context.Context, i int) (chaosSweep, []string, []string, error) {
+	env.sweeps++ // both at the same moment
 	starterA := &countingStarter{next: &sweep.LocalStarter{Mirrorer: env.m}}
 	starterB := &countingStarter{next: &sweep.LocalStarter{Mirrorer: env.m}}
 	a, err := env.newSweeper(starterA, "chaos-a")

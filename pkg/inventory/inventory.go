@@ -61,6 +61,23 @@ type Mirror struct {
 	LastRunAt   string    `dynamodbav:"lastRunAt,omitempty"` // RFC 3339
 	LastError   string    `dynamodbav:"lastError,omitempty"`
 	UpdatedAt   time.Time `dynamodbav:"updatedAt"`
+	// Attempts counts the runs started since the mirror last FINISHED and
+	// AttemptHash is the source snapshot hash the latest was started for:
+	// the sweep backs off retrying a FAILED mirror whose source has not
+	// changed since.
+	Attempts    int    `dynamodbav:"attempts,omitempty"`
+	AttemptHash string `dynamodbav:"attemptHash,omitempty"`
+}
+
+// Inherit copies from prev, the record m replaces, what a step that is not
+// the end of a successful run keeps: the hashes of the last applied state and
+// the attempt count.
+func (m *Mirror) Inherit(prev *Mirror) {
+	if prev == nil {
+		return
+	}
+	m.AppliedHash, m.DestHash = prev.AppliedHash, prev.DestHash
+	m.Attempts, m.AttemptHash = prev.Attempts, prev.AttemptHash
 }
 
 // Run is one audit record: a create+configure of one mirror.

@@ -167,8 +167,8 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 	st.Status = StatusCreated
 	run := inventory.Run{Source: source, Region: in.DestRegion, RunID: in.RunID, StartedAt: startedAt, Dest: dest, Status: StatusCreated}
 	rec := inventory.Mirror{Source: source, Region: in.DestRegion, Dest: dest, Status: StatusCreated, LastRunID: in.RunID, LastRunAt: startedAt}
-	if prev, err := m.Store.GetMirror(ctx, source, in.DestRegion); err == nil && prev != nil {
-		rec.AppliedHash, rec.DestHash = prev.AppliedHash, prev.DestHash
+	if prev, err := m.Store.GetMirror(ctx, source, in.DestRegion); err == nil {
+		rec.Inherit(prev)
 	}
 	if err := m.Store.PutRun(ctx, run, rec); err != nil {
 		return st, err
@@ -345,8 +345,8 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 		st.Status, run.Status, rec.Status = StatusFailed, StatusFailed, StatusFailed
 		st.Error, st.FailedKind, st.ErrorCode = ce.Message, f.Kind, f.Code
 		run.Error, run.Cause, rec.LastError = ce.Message, f.Code, ce.Message
-		if prev, err := m.Store.GetMirror(ctx, source, st.DestRegion); err == nil && prev != nil {
-			rec.AppliedHash = prev.AppliedHash
+		if prev, err := m.Store.GetMirror(ctx, source, st.DestRegion); err == nil {
+			rec.Inherit(prev)
 		}
 		runErr = ce
 	}
@@ -365,7 +365,7 @@ func (m *Mirrorer) recordFailure(ctx context.Context, source, region, dest, runI
 		Error: cause.Error(), Cause: errorType(cause), FinishedAt: m.now().Format(time.RFC3339Nano)}
 	rec := inventory.Mirror{Source: source, Region: region, Dest: dest, Status: StatusFailed, LastRunID: runID, LastRunAt: startedAt, LastError: cause.Error()}
 	if prev, err := m.Store.GetMirror(ctx, source, region); err == nil && prev != nil {
-		rec.AppliedHash, rec.DestHash = prev.AppliedHash, prev.DestHash
+		rec.Inherit(prev)
 		if rec.Dest == "" {
 			rec.Dest = prev.Dest
 		}

@@ -22,7 +22,26 @@ const (
 	// worked on: the state machine's TimeoutSeconds (1800). Older ones are
 	// stalled runs and are started again.
 	inFlightWindow = 30 * time.Minute
+	// A FAILED mirror whose source has not changed is retried by the next
+	// sweep after its first failed attempt, then after 1 h, 2 h, 4 h, ...
+	// up to a day: a transient error heals at once, a permanent one (a KMS
+	// alias missing in the destination Region) does not start a failing run
+	// and an alarm every sweep. A change to the source retries at once.
+	retryBackoffBase = time.Hour
+	retryBackoffMax  = 24 * time.Hour
 )
+
+// retryBackoff is how long after its last failure a mirror that failed
+// attempts times in a row waits.
+func retryBackoff(attempts int) time.Duration {
+	if attempts <= 1 {
+		return 0
+	}
+	if attempts-2 >= 5 {
+		return retryBackoffMax
+	}
+	return min(retryBackoffBase<<(attempts-2), retryBackoffMax)
+}
 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 

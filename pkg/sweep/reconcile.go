@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/inventory"
@@ -150,6 +151,13 @@ func (r *run) reconcileTarget(ctx context.Context, src *source, t target, srcHas
 		return
 	case inFlight(rec.Status):
 		reason = "stalled"
+	case rec.Status == inventory.StatusFailed && rec.AttemptHash == srcHash && (t.Dest == "" || t.Dest == rec.Dest) &&
+		r.now().Before(rec.UpdatedAt.Add(retryBackoff(rec.Attempts))):
+		d.Action, d.Reason = ActionSkipped, "failed-backoff"
+		d.Error = fmt.Sprintf("%d attempts failed, the last with: %s; next retry after %s, or at once when the source changes",
+			rec.Attempts, rec.LastError, rec.UpdatedAt.Add(retryBackoff(rec.Attempts)).Format(time.RFC3339))
+		r.record(d)
+		return
 	case rec.Status == inventory.StatusDetached:
 		reason = "reattached"
 	case rec.Status == inventory.StatusInvalid:
@@ -240,8 +248,10 @@ func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.M
 	}
 	marked := inventory.Mirror{Source: src.Name, Region: t.Region, Dest: d.Dest, Status: inventory.StatusStarted,
 		LastRunID: d.Execution, LastRunAt: r.now().Format("2006-01-02T15:04:05.000Z")}
-	if rec != nil {
-		marked.AppliedHash, marked.DestHash = rec.AppliedHash, rec.DestHash
+	marked.Inherit(rec)
+	marked.Attempts, marked.AttemptHash = 1, d.SourceHash
+	if rec != nil && rec.Status != inventory.StatusFinished {
+		marked.Attempts = rec.Attempts + 1
 	}
 	if err := r.store.PutMirror(ctx, marked); err != nil {
 		d.Action, d.Error = ActionFailed, err.Error()

@@ -55,7 +55,7 @@ type Decision struct {
 	// Reason says why: for started (and failed) runs new, source-changed,
 	// destination-changed, destination-missing, destination-renamed, retry,
 	// tag-fixed, reattached, stalled; for skipped ones unchanged,
-	// in-progress, lease-held, changed-concurrently, is-destination,
+	// in-progress, failed-backoff, lease-held, changed-concurrently, is-destination,
 	// not-tagged, not-found; for detached tag-removed, region-removed,
 	// source-deleted; invalid-tag for invalid.
 	Reason     string `json:"reason"`
