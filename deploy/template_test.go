@@ -546,3 +546,65 @@ func parseTOMLKeys(text string) map[string]string {
 	}
 	return out
 }
+
+// TestDashboardWidgets: the dashboard body is JSON once !Sub has filled it
+// in, and every bucketmirror metric it charts is one the code emits in an
+// EMF line (a renamed metric would leave an empty graph, not an error).
+func TestDashboardWidgets(t *testing.T) {
+	source, _ := loadTemplates(t)
+	dash, ok := source.Resources["Dashboard"]
+	if !ok {
+		t.Fatal("no Dashboard resource")
+	}
+	sub, _ := dash.Properties["DashboardBody"].(map[string]any)
+	body, _ := sub["Fn::Sub"].(string)
+	if body == "" {
+		t.Fatalf("DashboardBody is not a !Sub string: %v", dash.Properties["DashboardBody"])
+	}
+	var doc struct {
+		Widgets []struct {
+			Properties struct {
+				Metrics [][]any `json:"metrics"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(regexp.MustCompile(`\$\{[^}]+\}`).ReplaceAllString(body, "X")), &doc); err != nil {
+		t.Fatalf("dashboard body is not JSON: %v", err)
+	}
+	var code []byte
+	for _, dir := range []string{"pkg/mirror", "pkg/sweep"} {
+		files, _ := filepath.Glob(filepath.Join(repoRoot, dir, "*.go"))
+		for _, f := range files {
+			if !strings.HasSuffix(f, "_test.go") {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code = append(code, b...)
+			}
+		}
+	}
+	charted := 0
+	for _, w := range doc.Widgets {
+		namespace := ""
+		for _, m := range w.Properties.Metrics {
+			if len(m) < 2 {
+				continue
+			}
+			if ns, _ := m[0].(string); ns != "." {
+				namespace = ns
+			}
+			name, _ := m[1].(string)
+			if namespace != "bucketmirror" {
+				continue
+			}
+			charted++
+			if !bytes.Contains(code, []byte(`emf.Count("`+name+`"`)) && !bytes.Contains(code, []byte(`emf.Milliseconds("`+name+`"`)) {
+				t.Errorf("the dashboard charts bucketmirror metric %s, which no EMF line of pkg/mirror or pkg/sweep emits", name)
+			}
+		}
+	}
+	if charted == 0 {
+		t.Error("the dashboard charts none of bucketmirror's own metrics")
+	}
+}

@@ -19,6 +19,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
+		m.Metrics = os.Stdout
 		return m.CreateHandler, nil
 	})
 }

@@ -64,7 +64,7 @@ func lambdaError(err error) error {
 func (m *Mirrorer) CreateHandler(ctx context.Context, ev Event) (State, error) {
 	st, err := m.Create(ctx, ev.input())
 	if err != nil {
-		m.log().ErrorContext(ctx, "create failed", "bucket", st.SourceBucketARN, "region", st.DestRegion, "run", st.RunID, "error", err)
+		m.log().ErrorContext(ctx, "create failed", "bucket", st.SourceBucketARN, "region", st.DestRegion, "dest", st.DestBucket, "run", st.RunID, "error", err)
 	}
 	return st, lambdaError(err)
 }
@@ -73,7 +73,7 @@ func (m *Mirrorer) CreateHandler(ctx context.Context, ev Event) (State, error) {
 func (m *Mirrorer) ConfigureHandler(ctx context.Context, st State) (State, error) {
 	out, err := m.Configure(ctx, st)
 	if err != nil {
-		m.log().ErrorContext(ctx, "configure failed", "bucket", st.SourceBucketARN, "region", st.DestRegion, "run", st.RunID, "kind", out.FailedKind, "code", out.ErrorCode, "error", err)
+		m.log().ErrorContext(ctx, "configure failed", "bucket", st.SourceBucketARN, "region", st.DestRegion, "dest", out.DestBucket, "run", st.RunID, "kind", out.FailedKind, "code", out.ErrorCode, "error", err)
 	}
 	return out, lambdaError(err)
 }

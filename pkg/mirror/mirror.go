@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
+	"github.com/bucketmirror/bucketmirror/pkg/emf"
 	"github.com/bucketmirror/bucketmirror/pkg/inventory"
 )
 
@@ -56,6 +58,9 @@ type Mirrorer struct {
 	DestPrefix string
 	Log        *slog.Logger
 	Now        func() time.Time
+	// Metrics receives one Embedded Metric Format line per finished run
+	// (the Lambdas set it to stdout; nil writes none, as the CLI wants).
+	Metrics io.Writer
 }
 
 func (m *Mirrorer) prefix() string {
@@ -353,8 +358,63 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 	if err := m.Store.PutRun(ctx, run, rec); err != nil {
 		return st, errors.Join(runErr, err)
 	}
+	m.logKinds(ctx, source, st.DestRegion, dest, st.RunID, results)
 	m.log().InfoContext(ctx, "configured", "bucket", source, "region", st.DestRegion, "dest", dest, "run", st.RunID, "status", st.Status)
+	m.runMetrics(ctx, startedAt, st.Status, results)
 	return st, runErr
+}
+
+// logKinds logs one line per kind that did something or failed to:
+// unchanged kinds stay at debug level, so a run of 22 kinds that changed
+// two logs two lines.
+func (m *Mirrorer) logKinds(ctx context.Context, source, region, dest, runID string, results []bucketconfig.Result) {
+	for _, r := range results {
+		level := slog.LevelInfo
+		switch {
+		case r.Status == bucketconfig.StatusFailed || r.Status == bucketconfig.StatusSkipped:
+			level = slog.LevelError
+		case r.Status == bucketconfig.StatusManual:
+			level = slog.LevelWarn
+		case r.Status == bucketconfig.StatusUnchanged:
+			level = slog.LevelDebug
+		}
+		m.log().Log(ctx, level, "kind "+string(r.Status), "bucket", source, "region", region, "dest", dest, "run", runID,
+			"kind", r.Kind, "action", r.Action, "status", r.Status, "code", r.Code, "error", r.Error)
+	}
+}
+
+// runMetrics writes the run's metrics: one run, failed or not, how many
+// kinds were written, failed or left as manual steps, and the run's duration
+// from the execution's start.
+func (m *Mirrorer) runMetrics(ctx context.Context, startedAt, status string, results []bucketconfig.Result) {
+	if m.Metrics == nil {
+		return
+	}
+	failed, applied, kindsFailed, manual := 0, 0, 0, 0
+	if status != StatusFinished {
+		failed = 1
+	}
+	for _, r := range results {
+		switch {
+		case r.Status == bucketconfig.StatusFailed || r.Status == bucketconfig.StatusSkipped:
+			kindsFailed++
+		case r.Status == bucketconfig.StatusManual:
+			manual++
+		case r.Status == bucketconfig.StatusApplied || r.Status == bucketconfig.StatusRemoved:
+			applied++
+		}
+	}
+	var took time.Duration
+	if t, err := parseTime(startedAt); err == nil {
+		took = max(m.now().Sub(t), 0)
+	}
+	err := emf.Write(m.Metrics, m.now(), nil, []emf.Metric{
+		emf.Count("Runs", 1), emf.Count("RunsFailed", failed), emf.Count("KindsApplied", applied),
+		emf.Count("KindsFailed", kindsFailed), emf.Count("ManualSteps", manual), emf.Milliseconds("RunDuration", took),
+	})
+	if err != nil {
+		m.log().WarnContext(ctx, "writing run metrics", "error", err)
+	}
 }
 
 // recordFailure writes a FAILED run and mirror record for a step that failed
@@ -373,6 +433,7 @@ func (m *Mirrorer) recordFailure(ctx context.Context, source, region, dest, runI
 	if err := m.Store.PutRun(ctx, run, rec); err != nil {
 		m.log().ErrorContext(ctx, "recording failed run", "bucket", source, "region", region, "run", runID, "error", err)
 	}
+	m.runMetrics(ctx, startedAt, StatusFailed, nil)
 }
 
 // Run does both steps in-process, as the CLI's mirror and sweep --local do.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
+	"github.com/bucketmirror/bucketmirror/pkg/emf"
 	"github.com/bucketmirror/bucketmirror/pkg/inventory"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 )
@@ -304,15 +305,15 @@ func (s *Sweeper) report(ctx context.Context, sum Summary) {
 	if s.Metrics == nil {
 		return
 	}
-	err := writeEMF(s.Metrics, s.now(), [][2]string{{"Scope", sum.Scope}}, []metric{
-		{"Scanned", "Count", float64(sum.Scanned)},
-		{"Started", "Count", float64(sum.Started)},
-		{"Skipped", "Count", float64(sum.Skipped)},
-		{"Failed", "Count", float64(sum.Failed)},
-		{"Invalid", "Count", float64(sum.Invalid)},
-		{"Detached", "Count", float64(sum.Detached)},
-		{"EventsFailed", "Count", float64(sum.EventsFailed)},
-		{"Duration", "Milliseconds", float64(sum.DurationMS)},
+	err := emf.Write(s.Metrics, s.now(), [][2]string{{"Scope", sum.Scope}}, []emf.Metric{
+		emf.Count("Scanned", sum.Scanned),
+		emf.Count("Started", sum.Started),
+		emf.Count("Skipped", sum.Skipped),
+		emf.Count("Failed", sum.Failed),
+		emf.Count("Invalid", sum.Invalid),
+		emf.Count("Detached", sum.Detached),
+		emf.Count("EventsFailed", sum.EventsFailed),
+		emf.Milliseconds("Duration", time.Duration(sum.DurationMS)*time.Millisecond),
 	})
 	if err != nil {
 		s.Log.Warn("writing sweep metrics", "error", err)

@@ -1,4 +1,4 @@
-package sweep
+package emf
 
 import (
 	"bytes"
@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-func TestWriteEMF(t *testing.T) {
+func TestWrite(t *testing.T) {
 	var buf bytes.Buffer
 	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	err := writeEMF(&buf, at, [][2]string{{"Scope", "full"}}, []metric{
+	err := Write(&buf, at, [][2]string{{"Scope", "full"}}, []Metric{
 		{"Scanned", "Count", 12}, {"Started", "Count", 3}, {"Duration", "Milliseconds", 1500},
 	})
 	if err != nil {
@@ -32,7 +32,7 @@ func TestWriteEMF(t *testing.T) {
 		t.Errorf("Timestamp %v", meta["Timestamp"])
 	}
 	dir := meta["CloudWatchMetrics"].([]any)[0].(map[string]any)
-	if !reflect.DeepEqual(dir["Dimensions"], []any{[]any{"Scope"}}) || dir["Namespace"] != MetricsNamespace {
+	if !reflect.DeepEqual(dir["Dimensions"], []any{[]any{"Scope"}}) || dir["Namespace"] != Namespace {
 		t.Errorf("directive %v", dir)
 	}
 	for _, m := range dir["Metrics"].([]any) {
