@@ -286,6 +286,12 @@ func TestSweep(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil || sum.Started != 0 || sum.Skipped != 1 {
 		t.Fatalf("second sweep --local: exit %d %+v %v\n%s", r.code, sum, err, r.stderr)
 	}
+	// --retry-failed only lifts the failure backoff: an unchanged mirror is
+	// still skipped.
+	r = bm(t, env, "", "sweep", "--local", "--json", "--retry-failed")
+	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil || sum.Started != 0 || sum.Skipped != 1 {
+		t.Fatalf("sweep --local --retry-failed: exit %d %+v %v\n%s", r.code, sum, err, r.stderr)
+	}
 
 	// Through the deployed state machine, and a bad tag value: exit 1 after
 	// doing the good bucket, with the bad one named.

@@ -11,6 +11,7 @@ func (a *App) sweep(ctx context.Context, args []string) error {
 	fs := a.flags("sweep")
 	local := fs.Bool("local", false, "run the workflows in-process instead of starting the deployed state machine")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	retryFailed := fs.Bool("retry-failed", false, "retry FAILED mirrors now instead of after their backoff (after fixing the cause outside the source)")
 	if _, err := a.parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -33,7 +34,11 @@ func (a *App) sweep(ctx context.Context, args []string) error {
 			fmt.Fprintf(a.Stderr, "\r\033[K[%d] %s -> %s: %s", n, d.Source, d.Region, d.Action)
 		}
 	}
-	sum, err := s.Sweep(ctx, nil)
+	run := s.Sweep
+	if *retryFailed {
+		run = s.SweepRetryingFailed
+	}
+	sum, err := run(ctx, nil)
 	if s.Progress != nil {
 		fmt.Fprint(a.Stderr, "\r\033[K")
 	}

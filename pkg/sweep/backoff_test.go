@@ -1,6 +1,7 @@
 package sweep_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,20 @@ func TestFailedMirrorBacksOff(t *testing.T) {
 	e.s.Now = func() time.Time { return time.Now().Add(121 * time.Minute) }
 	wantDecision(t, e.sweep(), src, "us-west-2", sweep.ActionFailed, "retry")
 	wantAttempts(4)
+
+	// An operator asks for the bucket by name (a direct invoke): no wait.
+	sum, err := sweep.NewHandler(e.s, quiet()).Handle(e.ctx, json.RawMessage(`{"buckets":["`+src+`"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDecision(t, sum, src, "us-west-2", sweep.ActionFailed, "retry")
+	wantAttempts(5)
+	sum, err = e.s.SweepRetryingFailed(e.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDecision(t, sum, src, "us-west-2", sweep.ActionFailed, "retry")
+	wantAttempts(6)
 
 	// The owner fixes the source: the next sweep retries at once.
 	e.s.Now = nil

@@ -173,7 +173,13 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 		h.Log.InfoContext(ctx, "sweep event ignored", "trigger", req.Trigger, "reason", req.Ignore)
 		return Summary{Scope: "targeted", Decisions: []Decision{}}, nil
 	}
-	sum, err := h.Sweeper.Sweep(ctx, req.Buckets)
+	sweep := h.Sweeper.Sweep
+	if req.Trigger == "direct" {
+		// Someone named these buckets: a FAILED one is retried now rather
+		// than after its backoff.
+		sweep = h.Sweeper.SweepRetryingFailed
+	}
+	sum, err := sweep(ctx, req.Buckets)
 	if err != nil {
 		h.Log.ErrorContext(ctx, "sweep incomplete", "trigger", req.Trigger, "error", err)
 		return sum, &SweepError{Message: err.Error()}

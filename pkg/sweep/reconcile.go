@@ -151,7 +151,7 @@ func (r *run) reconcileTarget(ctx context.Context, src *source, t target, srcHas
 		return
 	case inFlight(rec.Status):
 		reason = "stalled"
-	case rec.Status == inventory.StatusFailed && rec.AttemptHash == srcHash && (t.Dest == "" || t.Dest == rec.Dest) &&
+	case !r.retryFailed && rec.Status == inventory.StatusFailed && rec.AttemptHash == srcHash && (t.Dest == "" || t.Dest == rec.Dest) &&
 		r.now().Before(rec.UpdatedAt.Add(retryBackoff(rec.Attempts))):
 		d.Action, d.Reason = ActionSkipped, "failed-backoff"
 		d.Error = fmt.Sprintf("%d attempts failed, the last with: %s; next retry after %s, or at once when the source changes",

@@ -175,6 +175,8 @@ type run struct {
 	*Sweeper
 	owner string
 	pub   *publisher
+	// retryFailed ignores the failure backoff.
+	retryFailed bool
 
 	mu        sync.Mutex
 	scanned   int
@@ -187,8 +189,19 @@ type run struct {
 // for what kept it from looking at every bucket (a Tagging API Region that
 // failed, the inventory scan).
 func (s *Sweeper) Sweep(ctx context.Context, buckets []string) (Summary, error) {
+	return s.sweep(ctx, buckets, false)
+}
+
+// SweepRetryingFailed is Sweep, except that FAILED mirrors are retried at
+// once instead of waiting out their backoff: for an operator who fixed the
+// cause outside the source (a direct invoke, `sweep --retry-failed`).
+func (s *Sweeper) SweepRetryingFailed(ctx context.Context, buckets []string) (Summary, error) {
+	return s.sweep(ctx, buckets, true)
+}
+
+func (s *Sweeper) sweep(ctx context.Context, buckets []string, retryFailed bool) (Summary, error) {
 	began := s.now()
-	r := &run{Sweeper: s, owner: s.cfg.Owner + "-" + randomHex(4), pub: &publisher{client: s.events, bus: s.cfg.EventBus}}
+	r := &run{Sweeper: s, owner: s.cfg.Owner + "-" + randomHex(4), pub: &publisher{client: s.events, bus: s.cfg.EventBus}, retryFailed: retryFailed}
 	scope := "full"
 	var work []*source
 	var errs []error
