@@ -366,14 +366,13 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 
 // logKinds logs one line per kind that did something or failed to:
 // unchanged kinds stay at debug level, so a run of 22 kinds that changed
-// two logs two lines.
+// two logs two lines. A failed kind is a result here, logged as a warning;
+// the run's error is returned and logged once, at error level, by the edge.
 func (m *Mirrorer) logKinds(ctx context.Context, source, region, dest, runID string, results []bucketconfig.Result) {
 	for _, r := range results {
 		level := slog.LevelInfo
 		switch {
-		case r.Status == bucketconfig.StatusFailed || r.Status == bucketconfig.StatusSkipped:
-			level = slog.LevelError
-		case r.Status == bucketconfig.StatusManual:
+		case r.Status == bucketconfig.StatusFailed || r.Status == bucketconfig.StatusSkipped || r.Status == bucketconfig.StatusManual:
 			level = slog.LevelWarn
 		case r.Status == bucketconfig.StatusUnchanged:
 			level = slog.LevelDebug

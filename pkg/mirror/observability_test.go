@@ -115,7 +115,7 @@ func TestRunLogsAndMetrics(t *testing.T) {
 		t.Errorf("metrics of a run with one failing kind: %v", emf)
 	}
 	l = kindLine("cors")
-	if l["level"] != "ERROR" || l["code"] != "AccessDenied" || l["dest"] != dest {
+	if l["level"] != "WARN" || l["status"] != "failed" || l["code"] != "AccessDenied" || l["dest"] != dest {
 		t.Errorf("failed cors log line %v", l)
 	}
 }
