@@ -250,7 +250,9 @@ func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.M
 		LastRunID: d.Execution, LastRunAt: r.now().Format("2006-01-02T15:04:05.000Z")}
 	marked.Inherit(rec)
 	marked.Attempts, marked.AttemptHash = 1, d.SourceHash
-	if rec != nil && rec.Status != inventory.StatusFinished {
+	// Failed and stalled runs count; a mirror coming back from DETACHED or
+	// INVALID, or drifting after a success, starts again from one.
+	if rec != nil && (rec.Status == inventory.StatusFailed || inFlight(rec.Status)) {
 		marked.Attempts = rec.Attempts + 1
 	}
 	if err := r.store.PutMirror(ctx, marked); err != nil {
