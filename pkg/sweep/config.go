@@ -37,10 +37,8 @@ func retryBackoff(attempts int) time.Duration {
 	if attempts <= 1 {
 		return 0
 	}
-	if attempts-2 >= 5 {
-		return retryBackoffMax
-	}
-	return min(retryBackoffBase<<(attempts-2), retryBackoffMax)
+	// 2^5 h is past the cap already; the bound keeps the shift small.
+	return min(retryBackoffBase<<min(attempts-2, 5), retryBackoffMax)
 }
 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)

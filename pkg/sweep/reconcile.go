@@ -128,6 +128,9 @@ func bucketGone(snap *bucketconfig.Snapshot) bool {
 	return false
 }
 
+// retryAt is when a FAILED mirror's backoff ends.
+func retryAt(rec *inventory.Mirror) time.Time { return rec.UpdatedAt.Add(retryBackoff(rec.Attempts)) }
+
 func inFlight(status string) bool {
 	return status == inventory.StatusStarted || status == inventory.StatusCreated
 }
@@ -152,10 +155,10 @@ func (r *run) reconcileTarget(ctx context.Context, src *source, t target, srcHas
 	case inFlight(rec.Status):
 		reason = "stalled"
 	case !r.retryFailed && rec.Status == inventory.StatusFailed && rec.AttemptHash == srcHash && (t.Dest == "" || t.Dest == rec.Dest) &&
-		r.now().Before(rec.UpdatedAt.Add(retryBackoff(rec.Attempts))):
+		r.now().Before(retryAt(rec)):
 		d.Action, d.Reason = ActionSkipped, "failed-backoff"
 		d.Error = fmt.Sprintf("%d attempts failed, the last with: %s; next retry after %s, or at once when the source changes",
-			rec.Attempts, rec.LastError, rec.UpdatedAt.Add(retryBackoff(rec.Attempts)).Format(time.RFC3339))
+			rec.Attempts, rec.LastError, retryAt(rec).Format(time.RFC3339))
 		r.record(d)
 		return
 	case rec.Status == inventory.StatusDetached:
