@@ -115,9 +115,9 @@ func (r *sweepResult) finish() {
 		r.PeakRSSMB = max(r.PeakRSSMB, p.Pass.PeakRSSMB)
 		r.MotoPeakRSSMB = max(r.MotoPeakRSSMB, p.Pass.MotoPeakRSSMB)
 	}
-	perTaggedSecond := second.Pass.WallS / float64(max(second.Tagged, 1))
 	r.Extrapolated1000 = nil
 	if r.Tagged < 1000 {
+		perTaggedSecond := second.Pass.WallS / float64(max(second.Tagged, 1))
 		r.Extrapolated1000 = map[string]float64{
 			"first_sweep_s":          round1(r.FirstSweepMSPerNew),
 			"first_sweep_api_calls":  round1(r.FirstSweepCallsPerNew * 1000),
