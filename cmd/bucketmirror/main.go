@@ -1,6 +1,6 @@
 // Command bucketmirror mirrors S3 bucket configurations across Regions from
 // a laptop: setup, plan, mirror, sweep, status, cleanup, and a local cloud
-// for demos and tests. The command-line contract is in ARCHITECTURE.md.
+// for demos and tests. The command-line contract is in docs/architecture.md.
 package main
 
 import (

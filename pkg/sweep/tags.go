@@ -27,7 +27,7 @@ type invalidTarget struct {
 // noRegion keys the INVALID record of a tag value that names no Region.
 const noRegion = "-"
 
-// parseTargets reads the tag contract of ARCHITECTURE.md: <prefix>destination-
+// parseTargets reads the tag contract of docs/architecture.md: <prefix>destination-
 // regions is a space-separated list of Region codes (S3 tag values cannot
 // hold commas), <prefix>destination-bucket an explicit destination name,
 // allowed only with a single Region. Repeated Regions count once.
