@@ -43,9 +43,9 @@ func init() {
 	commands = []command{
 		{"setup", "", "create the DynamoDB inventory table (idempotent)", "  bucketmirror setup", (*App).setup},
 		{"plan", "SOURCE --to REGION [--dest NAME] [--json]", "show per kind what mirroring would change; writes nothing",
-			"  bucketmirror plan my-bucket --to eu-central-1", (*App).plan},
+			"  bucketmirror plan my-bucket --to eu-central-1\n  bucketmirror plan arn:aws:s3:::my-bucket --to eu-central-1", (*App).plan},
 		{"mirror", "SOURCE --to REGION [--dest NAME] [--adopt] [--json]", "create (or find) the destination and copy every configuration kind, in-process",
-			"  bucketmirror mirror my-bucket --to eu-central-1\n  bucketmirror mirror my-bucket --to us-west-2 --dest my-bucket-west --json", (*App).mirror},
+			"  bucketmirror mirror my-bucket --to eu-central-1\n  bucketmirror mirror arn:aws:s3:::my-bucket --to eu-central-1\n  bucketmirror mirror my-bucket --to us-west-2 --dest my-bucket-west --json", (*App).mirror},
 		{"sweep", "[--local] [--json] [--retry-failed]", "mirror every tagged bucket that is new, drifted or damaged",
 			"  bucketmirror sweep --local\n  BUCKETMIRROR_STATE_MACHINE_ARN=arn:aws:states:... bucketmirror sweep --json\n  bucketmirror sweep --local --retry-failed   # after creating a missing KMS alias", (*App).sweep},
 		{"status", "[--json]", "list mirrors: source, Region, destination, status, last run, last error", "  bucketmirror status", (*App).status},

@@ -120,6 +120,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"mirror", "good-bucket", "--to", "mars-north-1"}, `invalid Region "mars-north-1"`},
 		{[]string{"mirror", "good-bucket"}, "needs --to REGION"},
 		{[]string{"plan", "a-bucket", "b-bucket", "--to", "us-west-2"}, "takes 1 argument"},
+		// A bucket ARN is accepted (TestMirrorPlanStatusCleanup); anything
+		// else shaped like an ARN names the one form that is.
+		{[]string{"mirror", "arn:aws:s3:::good-bucket/some/key", "--to", "us-west-2"}, `invalid source "arn:aws:s3:::good-bucket/some/key": that is an object ARN; give a bucket name or arn:aws:s3:::BUCKET`},
+		{[]string{"plan", "arn:aws:s3:us-east-1::good-bucket", "--to", "us-west-2"}, `a bucket ARN has no Region or account field; give a bucket name or arn:aws:s3:::BUCKET`},
+		{[]string{"plan", "arn:aws:s3::123456789012:good-bucket", "--to", "us-west-2"}, `a bucket ARN has no Region or account field`},
+		{[]string{"mirror", "arn:aws:s3-object-lambda:us-east-1:123456789012:accesspoint/ap", "--to", "us-west-2"}, "not an S3 bucket ARN; give a bucket name or arn:aws:s3:::BUCKET"},
+		{[]string{"mirror", "arn:aws:s3:::Bad_Name", "--to", "us-west-2"}, `invalid source bucket name "Bad_Name"`},
+		{[]string{"mirror", "good-bucket", "--to", "us-west-2", "--dest", "arn:aws:s3:::x/y"}, `invalid destination "arn:aws:s3:::x/y": that is an object ARN`},
 	}
 	for _, c := range cases {
 		r := bm(t, env, "", c.args...)
@@ -163,12 +171,16 @@ func TestMirrorPlanStatusCleanup(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "+ cors") || !strings.Contains(r.stdout, "https://example.com") {
 		t.Fatalf("plan: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	// The bucket's ARN is the same source: the same plan, word for word.
+	if byARN := bm(t, env, "", "plan", "arn:aws:s3:::cli-source", "--to", "us-west-2"); byARN.code != 0 || byARN.stdout != r.stdout {
+		t.Fatalf("plan by ARN: exit %d\n%s\n%s\nwant the same output as by name:\n%s", byARN.code, byARN.stdout, byARN.stderr, r.stdout)
+	}
 	planned := strings.Fields(strings.SplitN(r.stdout, "->", 2)[1])[0]
 	if bucketExists(t, planned) {
 		t.Fatalf("plan created the destination %s", planned)
 	}
 
-	r = bm(t, env, "", "mirror", "cli-source", "--to", "us-west-2", "--json")
+	r = bm(t, env, "", "mirror", "arn:aws:s3:::cli-source", "--to", "us-west-2", "--json")
 	if r.code != 0 {
 		t.Fatalf("mirror: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

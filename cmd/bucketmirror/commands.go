@@ -51,9 +51,8 @@ func (a *App) parseTarget(name string, args []string, withAdopt bool) (target, e
 	if err != nil {
 		return t, err
 	}
-	t.source = pos[0]
-	if err := mirror.ValidateBucketName(t.source); err != nil {
-		return t, usagef("invalid source bucket name %q: %v", t.source, err)
+	if t.source, err = bucketArg("source", pos[0]); err != nil {
+		return t, err
 	}
 	if t.region == "" {
 		return t, usagef("%s needs --to REGION", name)
@@ -62,11 +61,40 @@ func (a *App) parseTarget(name string, args []string, withAdopt bool) (target, e
 		return t, usagef("invalid Region %q: %v", t.region, err)
 	}
 	if t.dest != "" {
-		if err := mirror.ValidateBucketName(t.dest); err != nil {
-			return t, usagef("invalid destination bucket name %q: %v", t.dest, err)
+		if t.dest, err = bucketArg("destination", t.dest); err != nil {
+			return t, err
 		}
 	}
 	return t, nil
+}
+
+// bucketARNForm is the one ARN form a bucket argument may take.
+const bucketARNForm = "arn:aws:s3:::BUCKET"
+
+// bucketArg accepts a bucket name or its ARN, the form the state machine
+// input and the original blog use. An S3 bucket ARN has empty Region and
+// account fields and an object ARN adds /KEY
+// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html#amazons3-resources-for-iam-policies);
+// anything else names something that is not a general purpose bucket, so
+// it is refused rather than guessed at.
+func bucketArg(role, arg string) (string, error) {
+	name := arg
+	if strings.HasPrefix(arg, "arn:") {
+		f := strings.SplitN(arg, ":", 6)
+		switch {
+		case len(f) != 6 || (f[1] != "aws" && f[1] != "aws-cn" && f[1] != "aws-us-gov") || f[2] != "s3":
+			return "", usagef("invalid %s %q: not an S3 bucket ARN; give a bucket name or %s", role, arg, bucketARNForm)
+		case f[3] != "" || f[4] != "":
+			return "", usagef("invalid %s %q: a bucket ARN has no Region or account field; give a bucket name or %s", role, arg, bucketARNForm)
+		case strings.Contains(f[5], "/"):
+			return "", usagef("invalid %s %q: that is an object ARN; give a bucket name or %s", role, arg, bucketARNForm)
+		}
+		name = f[5]
+	}
+	if err := mirror.ValidateBucketName(name); err != nil {
+		return "", usagef("invalid %s bucket name %q: %v", role, name, err)
+	}
+	return name, nil
 }
 
 // sourceRegion finds where the source lives (GetBucketLocation answers for
