@@ -20,6 +20,12 @@ Patches:
      filters, NewerNoncurrentVersions, TransitionDefaultMinimumObjectSize,
      TargetObjectKeyFormat, EventBridgeConfiguration), and S3's check that
      notification targets exist.
+
+Every patch names the rows of docs/s3-conformance.md that record the real S3
+behaviour it emulates and the evidence for it, with a line
+`# conformance: <row-id>[, <row-id>...]` in its body. A test
+(pkg/localcloud/conformance_test.go) fails when a patch has none or names a
+row that does not exist: add the row when you add a patch.
 """
 import base64
 import re
@@ -59,6 +65,7 @@ MOTO_BUCKET_DELETES = {
 
 
 def enable_sfn_execution():
+    # conformance: sfn-execute-state-machine
     # Same effect as POST /moto-api/config {"stepfunctions": {...}} (see
     # moto/moto_api/_internal/models.py set_config), but already true before the
     # Go side's readiness POST arrives.
@@ -68,6 +75,7 @@ def enable_sfn_execution():
 
 
 def patch_sfn_deepcopy():
+    # conformance: sfn-repeat-start-execution
     # https://github.com/getmoto/moto/issues/10077 (fixed upstream in #10093):
     # StepFunctionsParserBackend.start_execution deep-copies the state machine,
     # whose `executions` already hold Executions with a live worker thread and an
@@ -80,6 +88,7 @@ def patch_sfn_deepcopy():
 
 
 def patch_sfn_start_time():
+    # conformance: sfn-context-start-time
     # The context object's $$.Execution.StartTime is a str in AWS ("ISO 8601",
     # e.g. 2019-03-26T20:14:13.192Z) and typed so in moto's own ContextObject,
     # but moto 5.2.1 passes the datetime, so States.Format('{}',
@@ -154,6 +163,7 @@ def _state(bucket):
 
 def _simple_value(method, res, bucket, st, key, root, field, allowed):
     """GET/PUT of a one-value document such as <RequestPaymentConfiguration><Payer>."""
+    # conformance: s3-request-payment, s3-abac-status
     if method == "GET":
         return _xml(f'<{root} xmlns="{NS}"><{field}>{st[key]}</{field}></{root}>')
     parsed = _parse(res.body, root)
@@ -166,6 +176,7 @@ def _simple_value(method, res, bucket, st, key, root, field, allowed):
 
 
 def _id_config(method, res, bucket, configs, kind, qs):
+    # conformance: s3-id-configurations, s3-id-configuration-not-found, s3-id-configuration-limit, s3-id-configuration-list-paging
     elem, list_root, _ = ID_CONFIGS[kind]
     cid = qs.get("id", [None])[0]
     if method == "GET" and cid is None:
@@ -225,6 +236,7 @@ def _versioning(res, method, bucket, b, st):
     Not emulated: real S3 requires the x-amz-mfa header (root user, HTTPS) to
     change MfaDelete or, once it is on, the versioning status.
     """
+    # conformance: s3-versioning-mfa-delete
     if method == "PUT":
         parsed = _parse(res.body, "VersioningConfiguration")
         mfa = _child_text(parsed[0], "MfaDelete") if parsed else None
@@ -245,6 +257,7 @@ def _versioning(res, method, bucket, b, st):
 
 def _handle_s3(res, method, bucket, qs):
     """Answer the subresources moto lacks; None means 'let moto handle it'."""
+    # conformance: s3-abac-refuses-bucket-tagging, s3-unknown-delete-subresource, s3-request-payment, s3-abac-status
     from moto.s3.exceptions import MissingBucket
 
     if ("versioning" in qs and method in ("GET", "PUT")) or ("tagging" in qs and method in ("PUT", "DELETE")):
@@ -309,6 +322,7 @@ def _find(root, name):
 
 def _metadata_create(res, b, api):
     """The stored form of a Create(Bucket)Metadata(Table)Configuration body, or None if invalid."""
+    # conformance: s3-metadata-v2, s3-metadata-v1
     import uuid
 
     v2 = api == "metadataConfiguration"
@@ -380,6 +394,7 @@ def _metadata_v1_result(cfg):
 
 def _metadata(method, res, bucket, b, st, api):
     """POST (create), GET and DELETE of ?metadataConfiguration (V2) and ?metadataTable (V1)."""
+    # conformance: s3-metadata-v2, s3-metadata-v2-not-found, s3-metadata-v1, s3-metadata-v1-on-v2, s3-metadata-v1-not-found
     cfg = st.get("metadata")
     if method == "POST":
         cfg = _metadata_create(res, b, api)
@@ -413,6 +428,7 @@ def _metadata(method, res, bucket, b, st, api):
 
 
 def _remember_replication(res, bucket_name):
+    # conformance: s3-replication-document
     b = res.backend.get_bucket(bucket_name)
     parsed = _parse(res.body, "ReplicationConfiguration")
     if parsed is None or not b.replication:
@@ -429,6 +445,7 @@ def _remember_replication(res, bucket_name):
 
 def _replication_get(res, bucket_name):
     """The stored document, or None to let moto answer (404 when there is none)."""
+    # conformance: s3-replication-document
     from moto.s3.exceptions import MissingBucket
 
     try:
@@ -440,6 +457,7 @@ def _replication_get(res, bucket_name):
 
 
 def patch_s3():
+    # conformance: s3-request-payment, s3-abac-status, s3-abac-refuses-bucket-tagging, s3-id-configurations, s3-versioning-mfa-delete, s3-metadata-v2, s3-metadata-v1, s3-unknown-delete-subresource
     from moto.s3.responses import S3Response
 
     orig_get = S3Response._bucket_response_get
@@ -483,6 +501,7 @@ def _acl_owner_only(acl):
 
 def _acl_rule_error(res, request, bucket, qs):
     """The error real S3 gives for an ACL or ownership write, or None."""
+    # conformance: s3-acl-owner-enforced, s3-acl-block-public-acls, s3-ownership-enforced-with-grants
     if "acl" in qs:
         try:
             acl = res._acl_from_headers(request.headers) or res._acl_from_body()
@@ -505,6 +524,7 @@ def _acl_rule_error(res, request, bucket, qs):
 
 
 def patch_s3_acl_rules():
+    # conformance: s3-acl-owner-enforced, s3-acl-block-public-acls, s3-ownership-enforced-with-grants
     # moto stores ownership controls, Block Public Access and bucket ACLs but
     # enforces none of the rules that tie them together, so writing them in the
     # wrong order goes unnoticed. Real S3 (see
@@ -535,6 +555,7 @@ def patch_s3_acl_rules():
 
 
 def patch_s3_acl_listing():
+    # conformance: s3-acl-one-grant-per-permission
     # moto keeps a canned ACL's grant as one grant with several permissions
     # (log-delivery-write: LogDelivery WRITE and READ_ACP) and an x-amz-grant-*
     # header as one grant with several grantees, but GetBucketAcl/GetObjectAcl
@@ -572,6 +593,7 @@ def _as_text(body):
 
 
 def _lifecycle(res, orig, method, request, bucket_name, qs):
+    # conformance: s3-lifecycle-document, s3-lifecycle-min-object-size
     # moto parses lifecycle rules into a model that has no ObjectSizeGreaterThan
     # / ObjectSizeLessThan (in Filter or And) nor NoncurrentVersionExpiration's
     # NewerNoncurrentVersions, and GET always reports
@@ -625,6 +647,7 @@ def _logging_key_format(text):
 
 
 def _logging(res, orig, method, bucket_name):
+    # conformance: s3-logging-key-format
     # moto drops LoggingEnabled.TargetObjectKeyFormat (SimplePrefix or
     # PartitionedPrefix with PartitionDateSource); real S3 stores and returns it.
     bucket = _bucket_or_none(res, bucket_name)
@@ -673,6 +696,7 @@ def _notification_target_missing(kind, arn):
 
 
 def _notifications(res, orig, method, bucket_name):
+    # conformance: s3-notification-target-exists, s3-notification-eventbridge
     # Two gaps in moto: GetBucketNotificationConfiguration never returns
     # EventBridgeConfiguration (though PUT accepts and keeps it), and PUT does
     # not check that SQS queues, SNS topics and Lambda functions exist. Real S3
@@ -708,6 +732,7 @@ def _notifications(res, orig, method, bucket_name):
 
 
 def patch_s3_bucket_configs():
+    # conformance: s3-lifecycle-document, s3-lifecycle-min-object-size, s3-logging-key-format, s3-notification-target-exists, s3-notification-eventbridge
     from moto.s3.responses import S3Response
 
     orig_get = S3Response._bucket_response_get
@@ -749,6 +774,7 @@ def patch_s3_bucket_configs():
 
 
 def patch_s3_replication_and_metadata():
+    # conformance: s3-replication-document, s3-metadata-v2, s3-metadata-v1
     from moto.s3.responses import S3Response
 
     orig_get = S3Response._bucket_response_get
