@@ -43,7 +43,10 @@ const (
 	AccountID      = "123456789012"
 	AccessKeyID    = "testing"
 	SecretKey      = "testing"
-	readyTimeout   = 60 * time.Second
+	// moto imports every service on start: seconds on an idle machine, over a
+	// minute when other builds and emulators share the 2 cores (seen: a test
+	// run beside five others timed out at 60 s).
+	readyTimeout   = 3 * time.Minute
 	stopGracePriod = 5 * time.Second
 )
 
