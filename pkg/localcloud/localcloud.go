@@ -39,10 +39,10 @@ var launcherPy []byte
 // Default identity of the local cloud. moto accepts any credentials; the
 // account id is moto's default so ARNs built by the code match moto's.
 const (
-	DefaultRegion  = "us-east-1"
-	AccountID      = "123456789012"
-	AccessKeyID    = "testing"
-	SecretKey      = "testing"
+	DefaultRegion = "us-east-1"
+	AccountID     = "123456789012"
+	AccessKeyID   = "testing"
+	SecretKey     = "testing"
 	// moto imports every service on start: seconds on an idle machine, over a
 	// minute when other builds and emulators share the 2 cores (seen: a test
 	// run beside five others timed out at 60 s).
