@@ -113,7 +113,7 @@ func TestWritesOnEveryBucketCatchWritesToSources(t *testing.T) {
 		{"Sid": "Everywhere", "Effect": "Allow", "Action": "s3:PutBucketTagging", "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::*"}},
 		{"Sid": "Star", "Effect": "Allow", "Action": "s3:Put*", "Resource": "*"},
 		{"Sid": "LogBuckets", "Effect": "Allow", "Action": "s3:CreateBucket",
-		 "Resource": {"Fn::Split": [",", {"Fn::Join": ["", ["arn:aws:s3:::*-", {"Fn::Join": [",arn:aws:s3:::*-", {"Fn::Split": [" ", {"Ref": "AllowedRegions"}]}]}]]}]}}]`), "R"))
+		 "Resource": {"Fn::Split": [",", {"Fn::Join": ["", ["arn:aws:s3:::*-", {"Fn::Join": [",arn:aws:s3:::*-", {"Fn::Split": [" ", {"Ref": "DestinationRegions"}]}]}]]}]}}]`), "R"))
 	got := writesOnEveryBucket(gs)
 	if len(got) != 2 || !strings.Contains(got[0], "Everywhere") || !strings.Contains(got[1], "Star") {
 		t.Errorf("want the Everywhere and Star statements reported, got %q", got)
@@ -132,7 +132,7 @@ func TestValuesEvaluatesIntrinsics(t *testing.T) {
 		{`{"Fn::Sub": "arn:${AWS::Partition}:s3:::*"}`, []string{"arn:${AWS::Partition}:s3:::*"}},
 		{`{"Fn::Sub": ["a-${X}", {"X": {"Ref": "Y"}}]}`, []string{"a-${Y}"}},
 		{`{"Fn::If": ["C", "a", ["b", "c"]]}`, []string{"a", "b", "c"}},
-		{`{"Fn::Split": [",", {"Fn::Join": ["", ["arn:aws:s3:::*-", {"Fn::Join": [",arn:aws:s3:::*-", {"Fn::Split": [" ", {"Ref": "AllowedRegions"}]}]}]]}]}`,
+		{`{"Fn::Split": [",", {"Fn::Join": ["", ["arn:aws:s3:::*-", {"Fn::Join": [",arn:aws:s3:::*-", {"Fn::Split": [" ", {"Ref": "DestinationRegions"}]}]}]]}]}`,
 			[]string{"arn:aws:s3:::*-us-west-2", "arn:aws:s3:::*-eu-central-1"}},
 		{`{"Fn::ImportValue": "x"}`, []string{`{"Fn::ImportValue":"x"}`}},
 	} {
@@ -221,5 +221,44 @@ func TestParseTOMLKeys(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("parseTOMLKeys[%s] = %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+func TestGrantFindingsCatchMissingAndUnusedActions(t *testing.T) {
+	gs := grants([]policyDoc{{where: "R", doc: decode[any](t, `{"Statement": [
+		{"Effect": "Allow", "Action": ["s3:GetBucketPolicy", "kms:ListAliases"], "Resource": "*"}]}`)}})
+	needs := map[string]codeAction{"s3:GetBucketPolicy": {}, "s3:GetBucketCORS": {}}
+	got := grantFindings("Fn", gs, needs)
+	if len(got) != 2 || !strings.Contains(got[0], "s3:GetBucketCORS") || !strings.Contains(got[0], "not granted") ||
+		!strings.Contains(got[1], "kms:ListAliases") || !strings.Contains(got[1], "never calls") {
+		t.Errorf("want a missing s3:GetBucketCORS and an unused kms:ListAliases, got %q", got)
+	}
+	if got := grantFindings("Fn", gs, map[string]codeAction{"s3:GetBucketPolicy": {}, "kms:ListAliases": {}}); len(got) != 0 {
+		t.Errorf("exact grants: want no finding, got %q", got)
+	}
+}
+
+func TestOutsideOwnBucketsCatchesForeignWrites(t *testing.T) {
+	regions := []string{"us-west-2"}
+	cond := `"Condition": {"StringEquals": {"aws:RequestedRegion": ["us-west-2"]}}`
+	for _, tc := range []struct {
+		name, stmts string
+		want        string
+	}{
+		{"log bucket suffix", `[{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::*-us-west-2", ` + cond + `}]`, "not bucketmirror's"},
+		{"list every bucket", `[{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::*"}}]`, "not bucketmirror's"},
+		{"write in any Region", `[{"Effect": "Allow", "Action": "s3:PutBucketCORS", "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${DestinationNamePrefix}*"}}]`, "aws:RequestedRegion"},
+		{"own bucket in its Regions", `[{"Effect": "Allow", "Action": "s3:PutBucketCORS", "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${DestinationNamePrefix}*"}, ` + cond + `}]`, ""},
+		{"read anywhere", `[{"Effect": "Allow", "Action": "s3:GetBucketCORS", "Resource": "arn:aws:s3:::*"}]`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := outsideOwnBuckets(grants(policyDocuments(roleTemplate(t, tc.stmts))), regions)
+			switch {
+			case tc.want == "" && len(got) > 0:
+				t.Errorf("want no finding, got %q", got)
+			case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
+				t.Errorf("want one finding with %q, got %q", tc.want, got)
+			}
+		})
 	}
 }

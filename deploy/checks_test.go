@@ -30,6 +30,9 @@ type grant struct {
 	Where    string // role and statement, for messages
 	Action   string
 	Resource string
+	// Regions are the values of the statement's aws:RequestedRegion
+	// condition (StringEquals); nil = no such condition.
+	Regions []string
 }
 
 // Resources as the checks write them: ${...} stays as CloudFormation would
@@ -44,7 +47,7 @@ const (
 // sampleParameters are the values intrinsic functions are evaluated with
 // where a list has to be built (Fn::Split of a parameter).
 var sampleParameters = map[string]string{
-	"AllowedRegions": "us-west-2 eu-central-1",
+	"DestinationRegions": "us-west-2 eu-central-1",
 }
 
 // values evaluates a template value to the strings it can take: strings and
@@ -196,9 +199,15 @@ func grants(docs []policyDoc) []grant {
 				continue
 			}
 			where := statementName(d.where, i, st)
+			var regions []string
+			if cond, ok := st["Condition"].(map[string]any); ok {
+				if eq, ok := cond["StringEquals"].(map[string]any); ok {
+					regions = values(eq["aws:RequestedRegion"])
+				}
+			}
 			for _, a := range values(st["Action"]) {
 				for _, r := range values(st["Resource"]) {
-					out = append(out, grant{Where: where, Action: a, Resource: r})
+					out = append(out, grant{Where: where, Action: a, Resource: r, Regions: regions})
 				}
 			}
 		}
@@ -292,6 +301,27 @@ func missingGrants(gs []grant, actions []string, resourceFor func(action string)
 	return out
 }
 
+// grantFindings compares what a role grants (gs) with what its function
+// needs (action → resource, "" = any): a needed action not granted on its
+// resource, and a granted action the function does not need.
+func grantFindings(fn string, gs []grant, needs map[string]codeAction) []string {
+	var out []string
+	for _, a := range sortedKeys(needs) {
+		for _, m := range missingGrants(gs, []string{a}, func(string) string { return needs[a].resource }) {
+			out = append(out, fmt.Sprintf("%s: needs %s, not granted", fn, m))
+		}
+	}
+	seen := map[string]bool{}
+	for _, g := range gs {
+		needed := slices.ContainsFunc(sortedKeys(needs), func(a string) bool { return strings.EqualFold(a, g.Action) })
+		if !needed && !seen[g.Action] {
+			seen[g.Action] = true
+			out = append(out, fmt.Sprintf("%s: %s grants %s, which the function never calls: remove it", fn, g.Where, g.Action))
+		}
+	}
+	return out
+}
+
 // isS3Read: S3 actions that only read (Get*, List*); everything else writes.
 func isS3Read(action string) bool {
 	a := strings.ToLower(action)
@@ -305,6 +335,34 @@ func writesOnEveryBucket(gs []grant) []string {
 	for _, g := range gs {
 		if strings.HasPrefix(strings.ToLower(g.Action), "s3:") && !isS3Read(g.Action) && globMatch(g.Resource, anyBucket) {
 			out = append(out, fmt.Sprintf("%s: %s on %s allows writing to source buckets", g.Where, g.Action, g.Resource))
+		}
+	}
+	return out
+}
+
+// ownBucketPrefix is how every resource of an S3 write must start: the
+// buckets bucketmirror creates all carry the name prefix.
+const ownBucketPrefix = "arn:${AWS::Partition}:s3:::${DestinationNamePrefix}"
+
+// outsideOwnBuckets reports S3 actions that are not Get* reads granted on
+// anything but bucketmirror's own buckets (a resource not starting with
+// ownBucketPrefix: "*-us-west-2" matches any bucket of that name), and S3
+// writes not limited to the destination Regions (regions) by an
+// aws:RequestedRegion condition. s3:ListBucket counts as a write here: it
+// lists a bucket's object keys.
+func outsideOwnBuckets(gs []grant, regions []string) []string {
+	var out []string
+	for _, g := range gs {
+		a := strings.ToLower(g.Action)
+		if !strings.HasPrefix(a, "s3:") || strings.HasPrefix(a, "s3:get") || a == "s3:listallmybuckets" {
+			continue
+		}
+		if !strings.HasPrefix(g.Resource, ownBucketPrefix) {
+			out = append(out, fmt.Sprintf("%s: %s on %s reaches buckets that are not bucketmirror's (want %s...)", g.Where, g.Action, g.Resource, ownBucketPrefix))
+		}
+		if !strings.HasPrefix(a, "s3:list") && !slices.Equal(g.Regions, regions) {
+			out = append(out, fmt.Sprintf("%s: %s is allowed in Regions %v, want a StringEquals aws:RequestedRegion condition of the destination Regions %v",
+				g.Where, g.Action, g.Regions, regions))
 		}
 	}
 	return out

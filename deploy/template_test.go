@@ -333,23 +333,128 @@ func TestCatalogActionsAreGranted(t *testing.T) {
 	}
 }
 
-// TestCreateCanCreateDestinations checks the create step's own calls
-// (pkg/mirror: HeadBucket and GetObjectLockConfiguration on the source,
-// HeadBucket, CreateBucket with tags and Object Lock, tagging on the
-// destination), which no catalog kind declares.
-func TestCreateCanCreateDestinations(t *testing.T) {
-	_, transformed := loadTemplates(t)
-	gs := grantsOf(t, transformed, "CreateFunction")
-	needs := map[string][]string{
-		anyBucket: {"s3:ListBucket", "s3:GetBucketObjectLockConfiguration"},
-		ownBucket: {"s3:ListBucket", "s3:CreateBucket", "s3:TagResource", "s3:PutBucketObjectLockConfiguration",
-			"s3:PutBucketVersioning", "s3:GetBucketTagging", "s3:PutBucketTagging"},
-		"${InventoryTable.Arn}": {"dynamodb:GetItem", "dynamodb:PutItem"},
-	}
-	for _, res := range sortedKeys(needs) {
-		for _, m := range missingGrants(gs, needs[res], func(string) string { return res }) {
-			t.Errorf("CreateFunction: %s not granted", m)
+// codeActions are the actions each function's own code needs beyond the
+// catalog's (pkg/bucketconfig declares those), each with the resource it
+// needs it on and the SDK calls that need it. TestRolesGrantExactlyWhatTheCodeCalls
+// holds the roles to this table in both directions, and looks for the
+// calls in the Go code linked into the function, so an entry stays only
+// while something calls it.
+type codeAction struct {
+	resource string   // "" = any resource
+	calls    []string // SDK operation names (method or NewXPaginator)
+}
+
+var codeActions = map[string]map[string]codeAction{
+	"SweepFunction": {
+		"tag:GetResources":      {"", []string{"GetResources"}},
+		"s3:GetBucketLocation":  {anyBucket, []string{"GetBucketLocation"}},
+		"states:StartExecution": {"${MirrorStateMachine}", []string{"StartExecution"}},
+		"dynamodb:GetItem":      {"${InventoryTable.Arn}", []string{"GetItem"}},
+		"dynamodb:Scan":         {"${InventoryTable.Arn}", []string{"Scan"}},
+		"dynamodb:PutItem":      {"${InventoryTable.Arn}", []string{"PutItem"}},
+		"dynamodb:DeleteItem":   {"${InventoryTable.Arn}", []string{"DeleteItem"}},
+		"events:PutEvents":      {"", []string{"PutEvents"}},
+		// Lambda delivers the on-failure record of an asynchronous
+		// invocation with the function's own role (SAM adds this grant for
+		// EventInvokeConfig's SQS destination); no code of ours calls it.
+		"sqs:SendMessage": {"${FailedSweepsQueue.Arn}", nil},
+	},
+	"CreateFunction": {
+		// The Object Lock read also tells whether the source exists.
+		"s3:GetBucketObjectLockConfiguration": {anyBucket, []string{"GetObjectLockConfiguration"}},
+		"s3:ListBucket":                       {ownBucket, []string{"HeadBucket"}},
+		"s3:CreateBucket":                     {ownBucket, []string{"CreateBucket"}},
+		// CreateBucket with tags needs s3:TagResource, with
+		// ObjectLockEnabledForBucket the Object Lock and versioning writes.
+		"s3:TagResource":                      {ownBucket, []string{"CreateBucket", "TagResource"}},
+		"s3:PutBucketObjectLockConfiguration": {ownBucket, []string{"CreateBucket"}},
+		"s3:PutBucketVersioning":              {ownBucket, []string{"CreateBucket"}},
+		// The source tag goes through the engine's one tag path, which
+		// asks for ABAC and writes with S3 Control where it is on.
+		"s3:GetBucketTagging":    {ownBucket, []string{"GetBucketTagging"}},
+		"s3:PutBucketTagging":    {ownBucket, []string{"PutBucketTagging"}},
+		"s3:GetBucketABAC":       {ownBucket, []string{"GetBucketAbac"}},
+		"s3:ListTagsForResource": {ownBucket, []string{"ListTagsForResource"}},
+		"dynamodb:GetItem":       {"${InventoryTable.Arn}", []string{"GetItem"}},
+		"dynamodb:PutItem":       {"${InventoryTable.Arn}", []string{"PutItem", "TransactWriteItems"}},
+	},
+	"ConfigureFunction": {
+		"dynamodb:GetItem": {"${InventoryTable.Arn}", []string{"GetItem"}},
+		"dynamodb:PutItem": {"${InventoryTable.Arn}", []string{"PutItem", "TransactWriteItems"}},
+	},
+}
+
+// catalogNeeds is what a function needs from the catalog: configure reads,
+// transforms and writes (writes on bucketmirror's buckets only), the sweep
+// only reads (it hashes snapshots, it never transforms).
+func catalogNeeds(fn string) map[string]codeAction {
+	read, write := bucketconfig.Actions()
+	out := map[string]codeAction{}
+	on := func(a, bucket string) codeAction {
+		if strings.HasPrefix(a, "s3:") {
+			return codeAction{resource: bucket}
 		}
+		return codeAction{} // KMS and IAM actions: any resource
+	}
+	switch fn {
+	case "ConfigureFunction":
+		for _, a := range write {
+			if notGranted[a] == "" {
+				out[a] = on(a, ownBucket)
+			}
+		}
+		fallthrough
+	case "SweepFunction":
+		for _, a := range read {
+			out[a] = on(a, anyBucket)
+		}
+	}
+	return out
+}
+
+// TestRolesGrantExactlyWhatTheCodeCalls: every action a function needs
+// (the catalog's and codeActions) is granted on the resource it needs it
+// on, every action its role grants is one it needs (an unused action
+// fails as a missing one does), and every codeActions entry names an SDK
+// call present in the code linked into the function.
+func TestRolesGrantExactlyWhatTheCodeCalls(t *testing.T) {
+	source, transformed := loadTemplates(t)
+	for _, fn := range samFunctions(t, source) {
+		needs := catalogNeeds(fn)
+		for a, need := range codeActions[fn] {
+			needs[a] = need
+		}
+		gs := grantsOf(t, transformed, fn)
+		for _, f := range grantFindings(fn, gs, needs) {
+			t.Error(f)
+		}
+		code := linkedSource(t, fn)
+		for _, a := range sortedKeys(codeActions[fn]) {
+			calls := codeActions[fn][a].calls
+			if calls == nil {
+				continue
+			}
+			if !slices.ContainsFunc(calls, func(c string) bool { return calledIn(code, c) }) {
+				t.Errorf("%s: codeActions lists %s for %v, which no code linked into %s calls: drop the grant and the entry", fn, a, calls, functionDir(fn))
+			}
+		}
+	}
+}
+
+// calledIn reports whether Go source calls the SDK operation op, directly
+// or through its paginator.
+func calledIn(code []byte, op string) bool {
+	return bytes.Contains(code, []byte("."+op+"(")) || bytes.Contains(code, []byte(".New"+op+"Paginator("))
+}
+
+// TestS3WritesOnlyOnOwnBucketsInDestinationRegions: every S3 action but a
+// Get* read is granted only on "<DestinationNamePrefix>*" - the log buckets
+// too - and every S3 write only in the DestinationRegions.
+func TestS3WritesOnlyOnOwnBucketsInDestinationRegions(t *testing.T) {
+	_, transformed := loadTemplates(t)
+	regions := strings.Fields(sampleParameters["DestinationRegions"])
+	for _, f := range outsideOwnBuckets(grants(policyDocuments(transformed)), regions) {
+		t.Error(f)
 	}
 }
 
@@ -435,6 +540,47 @@ func cwdRoot(t *testing.T) string {
 
 var envLiteral = regexp.MustCompile(`"(BUCKETMIRROR_[A-Z0-9_]+)"`)
 
+// linkedSource returns the text of every non-test Go file of this module
+// linked into the function id, each file preceded by its path.
+func linkedSource(t *testing.T, id string) []byte {
+	t.Helper()
+	pkg := "./" + functionDir(id)
+	cmd := exec.Command("go", "list", "-deps", "-f",
+		`{{if and .Module (eq .Module.Path "github.com/bucketmirror/bucketmirror")}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{end}}`, pkg)
+	cmd.Dir = repoRoot
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			stderr = exit.Stderr
+		}
+		t.Fatalf("%s: listing the packages of %s: %v\n%s", id, pkg, err, stderr)
+	}
+	var code []byte
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		for _, file := range fields[1:] {
+			path := filepath.Join(fields[0], file)
+			src, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel, err := filepath.Rel(cwdRoot(t), path)
+			if err != nil {
+				rel = path
+			}
+			code = append(code, []byte("\n// FILE "+rel+"\n")...)
+			code = append(code, src...)
+		}
+	}
+	return code
+}
+
 // TestFunctionEnvironment: every BUCKETMIRROR_* variable named in the Go
 // code linked into a function is set on that function (Globals or its own
 // Environment).
@@ -457,40 +603,15 @@ func TestFunctionEnvironment(t *testing.T) {
 				set[name] = true
 			}
 		}
-		pkg := "./" + functionDir(id)
-		cmd := exec.Command("go", "list", "-deps", "-f",
-			`{{if and .Module (eq .Module.Path "github.com/bucketmirror/bucketmirror")}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{end}}`, pkg)
-		cmd.Dir = repoRoot
-		out, err := cmd.Output()
-		if err != nil {
-			var stderr []byte
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				stderr = exit.Stderr
-			}
-			t.Errorf("%s: listing the packages of %s: %v\n%s", id, pkg, err, stderr)
-			continue
-		}
 		read := map[string]string{}
-		sc := bufio.NewScanner(bytes.NewReader(out))
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 2 {
+		file := ""
+		for _, line := range strings.Split(string(linkedSource(t, id)), "\n") {
+			if f, ok := strings.CutPrefix(line, "// FILE "); ok {
+				file = f
 				continue
 			}
-			for _, file := range fields[1:] {
-				path := filepath.Join(fields[0], file)
-				src, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rel, err := filepath.Rel(cwdRoot(t), path)
-				if err != nil {
-					rel = path
-				}
-				for _, m := range envLiteral.FindAllSubmatch(src, -1) {
-					read[string(m[1])] = rel
-				}
+			for _, m := range envLiteral.FindAllStringSubmatch(line, -1) {
+				read[m[1]] = file
 			}
 		}
 		for _, name := range sortedKeys(read) {
@@ -606,5 +727,187 @@ func TestDashboardWidgets(t *testing.T) {
 	}
 	if charted == 0 {
 		t.Error("the dashboard charts none of bucketmirror's own metrics")
+	}
+}
+
+// sweepQueue returns the logical id of the SQS queue the sweep's failed
+// asynchronous invocations go to (EventInvokeConfig's on-failure
+// destination).
+func sweepQueue(t *testing.T, source cfnTemplate) string {
+	t.Helper()
+	sweep := source.Resources["SweepFunction"].Properties
+	cfg, _ := sweep["EventInvokeConfig"].(map[string]any)
+	dest, _ := cfg["DestinationConfig"].(map[string]any)
+	onFailure, _ := dest["OnFailure"].(map[string]any)
+	if onFailure["Type"] != "SQS" {
+		t.Fatalf("SweepFunction: EventInvokeConfig has no SQS on-failure destination (got %v): a sweep that fails twice is lost without a trace", onFailure)
+	}
+	q := values(onFailure["Destination"])
+	id := strings.TrimSuffix(strings.TrimPrefix(strings.Join(q, ""), "${"), ".Arn}")
+	if source.Resources[id].Type != "AWS::SQS::Queue" {
+		t.Fatalf("SweepFunction: on-failure destination %v is not a queue of this template", q)
+	}
+	return id
+}
+
+// TestSweepFanOutIsBounded: the sweep runs at most ReservedConcurrentExecutions
+// (a parameter) at once; its asynchronous invocations that fail go to an SQS
+// queue whose depth is alarmed on; every EventBridge target (schedule and
+// bucket-change rule) has a retry policy and that queue as its dead-letter
+// queue, which lets each rule send to it.
+func TestSweepFanOutIsBounded(t *testing.T) {
+	source, transformed := loadTemplates(t)
+	sweep := source.Resources["SweepFunction"].Properties
+	rc, _ := sweep["ReservedConcurrentExecutions"].(map[string]any)
+	param, _ := rc["Ref"].(string)
+	if _, ok := source.Parameters[param]; !ok {
+		t.Errorf("SweepFunction: ReservedConcurrentExecutions must be a parameter of the template (got %v): a burst of PutBucket* events would start a sweep each", sweep["ReservedConcurrentExecutions"])
+	}
+	queue := sweepQueue(t, source)
+
+	events, _ := sweep["Events"].(map[string]any)
+	if len(events) == 0 {
+		t.Fatal("SweepFunction has no events")
+	}
+	for _, name := range sortedKeys(events) {
+		ev, _ := events[name].(map[string]any)
+		props, _ := ev["Properties"].(map[string]any)
+		retry, _ := props["RetryPolicy"].(map[string]any)
+		if _, ok := retry["MaximumRetryAttempts"].(float64); !ok {
+			t.Errorf("SweepFunction event %s: no RetryPolicy.MaximumRetryAttempts", name)
+		}
+		if age, ok := retry["MaximumEventAgeInSeconds"].(float64); !ok || age > 3600 {
+			t.Errorf("SweepFunction event %s: RetryPolicy.MaximumEventAgeInSeconds must be set, at most an hour (got %v)", name, retry["MaximumEventAgeInSeconds"])
+		}
+		dlq, _ := props["DeadLetterConfig"].(map[string]any)
+		if got := values(dlq["Arn"]); !slices.Equal(got, []string{"${" + queue + ".Arn}"}) {
+			t.Errorf("SweepFunction event %s: DeadLetterConfig.Arn = %v, want the failed-sweeps queue %s", name, got, queue)
+			continue
+		}
+		// SAM names the rule <Function><Event>; the queue's policy must let
+		// that rule send to it, or EventBridge drops the dead letter.
+		rule := "SweepFunction" + name
+		if transformed.Resources[rule].Type != "AWS::Events::Rule" {
+			t.Errorf("the transformed template has no rule %s", rule)
+			continue
+		}
+		allowed := false
+		for _, id := range sortedKeys(transformed.Resources) {
+			r := transformed.Resources[id]
+			if r.Type != "AWS::SQS::QueuePolicy" || !slices.Contains(values(r.Properties["Queues"]), "${"+queue+"}") {
+				continue
+			}
+			for _, st := range statements(r.Properties["PolicyDocument"]) {
+				cond, _ := st["Condition"].(map[string]any)
+				eq, _ := cond["ArnEquals"].(map[string]any)
+				principal, _ := st["Principal"].(map[string]any)
+				if st["Effect"] == "Allow" && slices.Contains(values(st["Action"]), "sqs:SendMessage") &&
+					slices.Contains(values(principal["Service"]), "events.amazonaws.com") &&
+					slices.Contains(values(eq["aws:SourceArn"]), "${"+rule+".Arn}") {
+					allowed = true
+				}
+			}
+		}
+		if !allowed {
+			t.Errorf("no queue policy lets rule %s (events.amazonaws.com, aws:SourceArn) send to %s", rule, queue)
+		}
+	}
+
+	alarmed := false
+	for _, id := range sortedKeys(source.Resources) {
+		r := source.Resources[id]
+		if r.Type != "AWS::CloudWatch::Alarm" || r.Properties["Namespace"] != "AWS/SQS" || r.Properties["MetricName"] != "ApproximateNumberOfMessagesVisible" {
+			continue
+		}
+		dims, _ := r.Properties["Dimensions"].([]any)
+		for _, d := range dims {
+			dm, _ := d.(map[string]any)
+			if dm["Name"] == "QueueName" && slices.Equal(values(dm["Value"]), []string{"${" + queue + ".QueueName}"}) {
+				alarmed = true
+			}
+		}
+	}
+	if !alarmed {
+		t.Errorf("no alarm on the depth (ApproximateNumberOfMessagesVisible) of %s", queue)
+	}
+}
+
+// TestSweepFailedMetricAlarmed: per-bucket sweep failures return success
+// (the Lambda Errors metric stays 0), so an alarm must watch the sweep's
+// own Failed metric, for every Scope dimension value the code emits.
+func TestSweepFailedMetricAlarmed(t *testing.T) {
+	source, _ := loadTemplates(t)
+	var code []byte
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "pkg/sweep", "*.go"))
+	for _, f := range files {
+		if !strings.HasSuffix(f, "_test.go") {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code = append(code, b...)
+		}
+	}
+	if !bytes.Contains(code, []byte(`emf.Count("Failed"`)) || !bytes.Contains(code, []byte(`{"Scope", sum.Scope}`)) {
+		t.Fatal("pkg/sweep no longer emits Failed with a Scope dimension: update this test and the alarm")
+	}
+	scopes := map[string]bool{}
+	for _, m := range regexp.MustCompile(`scope = "([a-z]+)"|scope := "([a-z]+)"|Scope: "([a-z]+)"`).FindAllSubmatch(code, -1) {
+		scopes[string(bytes.Join(m[1:], nil))] = true
+	}
+	if len(scopes) < 2 {
+		t.Fatalf("found the scopes %v in pkg/sweep, want full and targeted", sortedKeys(scopes))
+	}
+	watched := map[string]bool{}
+	for _, id := range sortedKeys(source.Resources) {
+		r := source.Resources[id]
+		if r.Type != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		metrics, _ := r.Properties["Metrics"].([]any)
+		for _, m := range metrics {
+			mm, _ := m.(map[string]any)
+			stat, _ := mm["MetricStat"].(map[string]any)
+			metric, _ := stat["Metric"].(map[string]any)
+			if metric["Namespace"] != "bucketmirror" || metric["MetricName"] != "Failed" {
+				continue
+			}
+			dims, _ := metric["Dimensions"].([]any)
+			for _, d := range dims {
+				dm, _ := d.(map[string]any)
+				if dm["Name"] == "Scope" {
+					watched[fmt.Sprint(dm["Value"])] = true
+				}
+			}
+		}
+	}
+	for _, scope := range sortedKeys(scopes) {
+		if !watched[scope] {
+			t.Errorf("no alarm watches the sweep's Failed metric with Scope=%s", scope)
+		}
+	}
+}
+
+// TestRegionParameters: destinations and sources are configured apart, so
+// allowing a Region to hold sources never widens where the functions may
+// write. BUCKETMIRROR_REGIONS (where to look for sources) comes from
+// SourceRegions, which may be empty; BUCKETMIRROR_DESTINATION_REGIONS from
+// DestinationRegions, which also scopes the S3 write grants.
+func TestRegionParameters(t *testing.T) {
+	source, _ := loadTemplates(t)
+	fn, _ := source.Globals["Function"].(map[string]any)
+	env, _ := fn["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	for name, param := range map[string]string{"BUCKETMIRROR_REGIONS": "SourceRegions", "BUCKETMIRROR_DESTINATION_REGIONS": "DestinationRegions"} {
+		if got := values(vars[name]); !slices.Equal(got, []string{"${" + param + "}"}) && !slices.Equal(got, []string{sampleParameters[param]}) {
+			t.Errorf("Globals: %s = %v, want Ref %s", name, got, param)
+		}
+	}
+	src, _ := source.Parameters["SourceRegions"].(map[string]any)
+	if src["Default"] != "" {
+		t.Errorf("SourceRegions must be optional (Default \"\"), got %v", src["Default"])
+	}
+	if _, ok := source.Parameters["AllowedRegions"]; ok {
+		t.Error("AllowedRegions is both where sources are searched and where destinations are written: split it")
 	}
 }

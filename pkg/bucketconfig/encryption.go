@@ -25,10 +25,13 @@ import (
 // absent there and del only runs against stores without that default.
 var encryptionKind = &spec[types.ServerSideEncryptionConfiguration]{
 	name:        "encryption",
-	readActions: []string{"s3:GetEncryptionConfiguration", "kms:ListAliases"},
-	// DeleteBucketEncryption is authorised by s3:PutEncryptionConfiguration;
-	// kms:DescribeKey looks up the key of the same alias in the destination.
-	writeActions: []string{"s3:PutEncryptionConfiguration", "kms:DescribeKey"},
+	readActions: []string{"s3:GetEncryptionConfiguration"},
+	// DeleteBucketEncryption is authorised by s3:PutEncryptionConfiguration.
+	// The KMS actions belong to the transform, which only configure runs
+	// (a sweep reads and hashes, it never transforms): kms:ListAliases
+	// names the source key's aliases, kms:DescribeKey finds the key of the
+	// same alias in the destination.
+	writeActions: []string{"s3:PutEncryptionConfiguration", "kms:ListAliases", "kms:DescribeKey"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*types.ServerSideEncryptionConfiguration, error) {
 		out, err := e.clients.S3(b.Region).GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &b.Name})
 		if isNotFound(err, codeNoSuchEncryption) {

@@ -79,6 +79,20 @@ type Options struct {
 	// AccountID is the account owning both buckets (needed for S3 Control
 	// and log-delivery conditions).
 	AccountID string
+	// NamePrefix starts the name of every bucket bucketmirror creates
+	// (destinations and log buckets; default DefaultNamePrefix): the
+	// template grants S3 writes on "<prefix>*" only.
+	NamePrefix string
+}
+
+// DefaultNamePrefix is Options.NamePrefix when none is set.
+const DefaultNamePrefix = "dest-"
+
+func (e *Engine) namePrefix() string {
+	if e.opts.NamePrefix == "" {
+		return DefaultNamePrefix
+	}
+	return e.opts.NamePrefix
 }
 
 // Engine reads, plans and applies bucket configurations.

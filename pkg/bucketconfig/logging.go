@@ -121,7 +121,7 @@ var loggingKind = &spec[loggingConfig]{
 		} else if v.TargetBucket == m.Source.Name {
 			out.TargetBucket, out.logBucket = m.Dest.Name, logBucketAsIs
 		} else {
-			out.TargetBucket, out.logBucket, out.sourceTarget = logBucketName(v.TargetBucket, m.Dest.Region), logBucketOwned, v.TargetBucket
+			out.TargetBucket, out.logBucket, out.sourceTarget = logBucketName(e.namePrefix(), v.TargetBucket, m.Dest.Region), logBucketOwned, v.TargetBucket
 			notes = append(notes, Note{Severity: SeverityInfo, Message: fmt.Sprintf(
 				"server access logs go to %s in %s, bucketmirror's log bucket for %s (map %s with the buckets option to use a bucket of your own)",
 				out.TargetBucket, m.Dest.Region, v.TargetBucket, v.TargetBucket)})
@@ -131,19 +131,22 @@ var loggingKind = &spec[loggingConfig]{
 }
 
 // logBucketName is the name of bucketmirror's log bucket in region for a
-// source log bucket: "<target>-<region>", or when that is longer than S3's
-// 63 characters, the target cut short and a hash of the whole name, so
-// different targets never share a log bucket.
-func logBucketName(target, region string) string {
-	name := target + "-" + region
-	if len(name) <= 63 {
-		return name
-	}
+// source log bucket: "<prefix>logs-<hash>-<region>", where prefix is the
+// configured name prefix (Options.NamePrefix) and hash the first 8 hex
+// digits of SHA-256 of the source's log target. Every bucket bucketmirror
+// creates starts with the prefix, so the template can scope every S3 write
+// to "<prefix>*" (a source's log target name cannot carry it); the hash
+// keeps different targets apart and makes the name deterministic. With a
+// prefix of at most MaxNamePrefix characters the name fits S3's 63.
+func logBucketName(prefix, target, region string) string {
 	sum := sha256.Sum256([]byte(target))
-	suffix := "-" + hex.EncodeToString(sum[:])[:8] + "-" + region
-	// A label may not end in '-' or '.', and ".-" is not allowed either.
-	return strings.TrimRight(target[:63-len(suffix)], "-.") + suffix
+	return prefix + "logs-" + hex.EncodeToString(sum[:4]) + "-" + region
 }
+
+// MaxNamePrefix is the longest name prefix every generated name fits with:
+// a log bucket name adds "logs-" (5), a hash (8), "-" and the longest Region
+// code (14), 28 characters, to S3's 63.
+const MaxNamePrefix = 30
 
 // canonicalTargetGrants drops grantee display names (S3 fills them in and
 // ignores them on write) and empty grantee fields, and sorts the grants.

@@ -69,7 +69,7 @@ func TestLogging(t *testing.T) {
 	target := Bucket{uniqueBucket(t, "logs"), srcRegion}
 	f.createBucket(target, false)
 	f.grantSourceLogDelivery(target, "access/")
-	logBucket := Bucket{target.Name + "-" + dstRegion, dstRegion}
+	logBucket := Bucket{logBucketName(DefaultNamePrefix, target.Name, dstRegion), dstRegion}
 	grants := []types.TargetGrant{{Permission: types.BucketLogsPermissionRead,
 		Grantee: &types.Grantee{Type: types.TypeGroup, URI: aws.String("http://acs.amazonaws.com/groups/global/AuthenticatedUsers")}}}
 	f.roundTrip("logging",
@@ -120,7 +120,7 @@ func TestLoggingSharedLogBucket(t *testing.T) {
 	target := Bucket{uniqueBucket(t, "logs"), srcRegion}
 	f.createBucket(target, false)
 	f.grantSourceLogDelivery(target, "")
-	logBucket := Bucket{target.Name + "-" + dstRegion, dstRegion}
+	logBucket := Bucket{logBucketName(DefaultNamePrefix, target.Name, dstRegion), dstRegion}
 	f.putLogging(f.m.Source, &types.LoggingEnabled{TargetBucket: &target.Name, TargetPrefix: aws.String("one/")})
 	f.configure("logging")
 	f.putLogging(f.m.Source, &types.LoggingEnabled{TargetBucket: &target.Name, TargetPrefix: aws.String("two/")})
@@ -172,7 +172,7 @@ func TestLoggingIntoItself(t *testing.T) {
 			if k := le.TargetObjectKeyFormat; k == nil || k.SimplePrefix == nil || k.PartitionedPrefix != nil {
 				t.Errorf("destination key format = %+v, want SimplePrefix", k)
 			}
-			if _, err := f.dst().HeadBucket(f.ctx, &s3.HeadBucketInput{Bucket: aws.String(f.m.Source.Name + "-" + dstRegion)}); err == nil {
+			if _, err := f.dst().HeadBucket(f.ctx, &s3.HeadBucketInput{Bucket: aws.String(logBucketName(DefaultNamePrefix, f.m.Source.Name, dstRegion))}); err == nil {
 				t.Errorf("a log bucket was created for a bucket logging into itself")
 			}
 		})
@@ -197,7 +197,7 @@ func TestLoggingForeignLogBucket(t *testing.T) {
 	target := Bucket{uniqueBucket(t, "logs"), srcRegion}
 	f.createBucket(target, false)
 	f.grantSourceLogDelivery(target, "")
-	foreign := Bucket{target.Name + "-" + dstRegion, dstRegion}
+	foreign := Bucket{logBucketName(DefaultNamePrefix, target.Name, dstRegion), dstRegion}
 	f.createBucket(foreign, false)
 	_, err := f.dst().PutBucketTagging(f.ctx, &s3.PutBucketTaggingInput{Bucket: &foreign.Name,
 		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("owner"), Value: aws.String("someone-else")}}}})
@@ -277,22 +277,35 @@ func TestLoggingUnusableLogBucket(t *testing.T) {
 var validBucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 func TestLoggingLogBucketName(t *testing.T) {
-	if got := logBucketName("my-logs", "eu-central-1"); got != "my-logs-eu-central-1" {
-		t.Errorf("short name = %q", got)
+	// Every log bucket starts with the name prefix, so the template's
+	// "<prefix>*" write grant covers it and nothing else.
+	if got := logBucketName("dest-", "my-logs", "eu-central-1"); got != "dest-logs-2b23cd4c-eu-central-1" {
+		t.Errorf("log bucket name = %q, want dest-logs-<first 8 hex of sha256(my-logs)>-eu-central-1", got)
 	}
 	long := strings.Repeat("a", 45) + "-.b" + strings.Repeat("c", 15) // 63 characters
 	other := long[:62] + "d"
-	n1, n2 := logBucketName(long, "ap-southeast-2"), logBucketName(other, "ap-southeast-2")
+	prefix := strings.Repeat("p", MaxNamePrefix-1) + "-"
+	n1, n2 := logBucketName(prefix, long, "ap-southeast-2"), logBucketName(prefix, other, "ap-southeast-2")
 	for _, n := range []string{n1, n2} {
 		if len(n) > 63 || !validBucketName.MatchString(n) || strings.Contains(n, ".-") || strings.Contains(n, "-.") ||
-			!strings.HasSuffix(n, "-ap-southeast-2") {
-			t.Errorf("long name %q is not a valid bucket name ending in the Region", n)
+			!strings.HasPrefix(n, prefix+"logs-") || !strings.HasSuffix(n, "-ap-southeast-2") {
+			t.Errorf("log bucket name %q is not a valid bucket name of 63 characters at most, %q + logs- ... + Region", n, prefix)
 		}
 	}
 	if n1 == n2 {
-		t.Errorf("two long targets share the log bucket %q", n1)
+		t.Errorf("two targets share the log bucket %q", n1)
 	}
-	if logBucketName(long, "ap-southeast-2") != n1 {
+	if logBucketName(prefix, long, "ap-southeast-2") != n1 {
 		t.Error("log bucket name is not deterministic")
+	}
+	// The longest Region code with the longest prefix still fits.
+	longest := ""
+	for _, r := range []string{"ap-southeast-7", "us-gov-west-1", "cn-northwest-1"} {
+		if len(r) > len(longest) {
+			longest = r
+		}
+	}
+	if n := logBucketName(strings.Repeat("p", MaxNamePrefix), long, longest); len(n) > 63 {
+		t.Errorf("with a %d-character prefix the log bucket name %q is %d characters", MaxNamePrefix, n, len(n))
 	}
 }

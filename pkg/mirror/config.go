@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -37,6 +38,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if c.TagPrefix == "" {
 		c.TagPrefix = "bucketmirror:"
 	}
+	if err := ValidateNamePrefix(c.DestPrefix); c.DestPrefix != "" && err != nil {
+		return c, fmt.Errorf("BUCKETMIRROR_DEST_PREFIX %q %w", c.DestPrefix, err)
+	}
 	if raw := getenv("BUCKETMIRROR_KMS_KEY_MAP"); raw != "" {
 		if err := json.Unmarshal([]byte(raw), &c.KMSKeys); err != nil {
 			return c, fmt.Errorf("BUCKETMIRROR_KMS_KEY_MAP must be a JSON object of source key to destination key: %w", err)
@@ -50,6 +54,7 @@ func NewMirrorer(cfg aws.Config, c Config, opts bucketconfig.Options, log *slog.
 	clients := awsclient.New(cfg)
 	opts.TagPrefix = c.TagPrefix
 	opts.AccountID = c.AccountID
+	opts.NamePrefix = c.DestPrefix
 	if opts.KMSKeys == nil {
 		opts.KMSKeys = c.KMSKeys
 	}
@@ -79,4 +84,20 @@ func Setup(ctx context.Context, cfg aws.Config, getenv func(string) string, log 
 		c.AccountID = aws.ToString(out.Account)
 	}
 	return NewMirrorer(cfg, c, bucketconfig.Options{}, log), nil
+}
+
+var namePrefixRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+
+// ValidateNamePrefix checks a name prefix as the template's
+// DestinationNamePrefix parameter does: the start of a bucket name, short
+// enough that every name bucketmirror derives from it fits S3's 63
+// characters (bucketconfig.MaxNamePrefix).
+func ValidateNamePrefix(prefix string) error {
+	switch {
+	case !namePrefixRE.MatchString(prefix):
+		return fmt.Errorf("must start a bucket name: lowercase letters, digits, dots and hyphens, starting with a letter or digit")
+	case len(prefix) > bucketconfig.MaxNamePrefix:
+		return fmt.Errorf("is %d characters; at most %d leave room for the names bucketmirror derives from it", len(prefix), bucketconfig.MaxNamePrefix)
+	}
+	return nil
 }

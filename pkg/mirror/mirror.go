@@ -89,7 +89,7 @@ func (m *Mirrorer) SourceTag() string { return m.prefix() + "source" }
 
 // DefaultDestPrefix starts generated destination names, as in the blog; the
 // template scopes the functions' write permissions to it.
-const DefaultDestPrefix = "dest-"
+const DefaultDestPrefix = bucketconfig.DefaultNamePrefix
 
 func (m *Mirrorer) destPrefix() string {
 	if m.DestPrefix == "" {
@@ -182,17 +182,16 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 	return st, nil
 }
 
-// sourceObjectLock checks the source exists (HeadBucket) and whether it has
-// Object Lock, which can only be enabled on the destination at creation.
+// sourceObjectLock reads whether the source has Object Lock, which can only
+// be enabled on the destination at creation. The same call says whether the
+// source exists (NoSuchBucket): HeadBucket would need s3:ListBucket on every
+// bucket, which also lists every bucket's object keys.
 func (m *Mirrorer) sourceObjectLock(ctx context.Context, source, region string) (bool, error) {
-	if _, err := m.Clients.S3(region).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(source)}); err != nil {
-		var nf *types.NotFound
-		if errors.As(err, &nf) || bucketconfig.IsNoSuchBucket(err) {
-			return false, &SourceNotFoundError{Bucket: source, Region: region}
-		}
-		return false, fmt.Errorf("reading source bucket %q in %s: %w", source, region, err)
+	lock, err := m.Engine.ObjectLockEnabled(ctx, bucketconfig.Bucket{Name: source, Region: region})
+	if bucketconfig.IsNoSuchBucket(err) {
+		return false, &SourceNotFoundError{Bucket: source, Region: region}
 	}
-	return m.Engine.ObjectLockEnabled(ctx, bucketconfig.Bucket{Name: source, Region: region})
+	return lock, err
 }
 
 // chooseName reuses the destination a previous run recorded, so re-running
