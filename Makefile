@@ -52,7 +52,7 @@ lint: $(STATICCHECK)
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
-	cfn-lint template.yaml
+	cfn-lint template.yaml deploy/forwarder.yaml
 	python3 scripts/sam-transform.py template.yaml >/dev/null
 
 demo: ## the whole job on the embedded local cloud

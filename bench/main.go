@@ -58,6 +58,7 @@ type results struct {
 	Sweep     *sweepResult     `json:"sweep,omitempty"`
 	Chaos     *chaosResult     `json:"chaos,omitempty"`
 	BadInput  *badInputResult  `json:"bad_input,omitempty"`
+	Events    *eventsResult    `json:"events,omitempty"`
 	Errors    []string         `json:"errors,omitempty"`
 	Warnings  []string         `json:"warnings,omitempty"`
 	// Load is /proc/loadavg (1, 5, 15 min) before and after each part: the
@@ -67,7 +68,7 @@ type results struct {
 
 func main() {
 	o := options{}
-	parts := flag.String("parts", "configure,sweep,chaos,bad_input", "comma-separated parts to run")
+	parts := flag.String("parts", "configure,sweep,chaos,bad_input,events", "comma-separated parts to run")
 	flag.StringVar(&o.out, "out", "bench/results/latest.json", "where to write the JSON results (the report goes next to bench/)")
 	flag.BoolVar(&o.quick, "quick", false, "small sizes and few runs, to try the benchmark itself")
 	flag.BoolVar(&o.merge, "merge", false, "keep the parts not run from the JSON at -out (their dates stay in part_dates)")
@@ -206,6 +207,13 @@ func run(ctx context.Context, o options) (*results, error) {
 		withCloud("bad_input", func(c *localcloud.Cloud) error {
 			r, err := benchBadInput(ctx, c)
 			res.BadInput = r
+			return err
+		})
+	}
+	if want("events") {
+		withCloud("events", func(c *localcloud.Cloud) error {
+			r, err := benchEvents(ctx, c)
+			res.Events = r
 			return err
 		})
 	}

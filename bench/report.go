@@ -41,6 +41,9 @@ func renderReport(r *results) string {
 	if bi := r.BadInput; bi != nil {
 		reportBadInput(p, bi)
 	}
+	if e := r.Events; e != nil {
+		reportEvents(p, e)
+	}
 	return b.String()
 }
 
@@ -222,4 +225,19 @@ func reportBadInput(p printer, bi *badInputResult) {
 		p("| %s | %s | %s | %d | %s |\n", c.Entrypoint, c.Name, c.Outcome, c.SideEffects, msg)
 	}
 	p("\n")
+}
+
+func reportEvents(p printer, e *eventsResult) {
+	p("## 5. Change events\n\n")
+	p("One mirror (us-east-1 → us-west-2) whose source has tags, CORS, versioning, lifecycle, a website and a policy. The CloudTrail fixtures of `events/` (bucket names replaced) go through the real sweep handler (`sweep.Handler.Handle`); the runs are in-process (`LocalStarter`, the create and configure code the Lambdas run), so every client of the sweep and of the run goes through toxiproxy adding %d ms each way. Calls are logical S3 (and S3 Control) operations counted by SDK middleware; path: %s.\n\n", e.LatencyMS, e.Path)
+	p("| figure | value |\n|---|---:|\n")
+	p("| `events.calls_per_single_kind_event` — S3 calls for a source CORS change, event to applied (target ≤ 8) | **%d** |\n", e.CallsPerSingleKindEvent)
+	p("| the same change reconciled reading every kind on both sides (as before per-kind reconciles) | %d |\n", e.CallsPerSingleKindEventAllKinds)
+	p("| `events.calls_per_destination_repair` — S3 calls for a CORS rule deleted by hand on the destination | **%d** |\n", e.CallsPerDestinationRepair)
+	p("| `events.repair_ms_at_25ms` — median of %d, event handed to the handler → destination repaired | **%.0f ms** |\n", e.RepairRuns, e.RepairMSAt25ms)
+	p("| AWS calls for an event caused by bucketmirror's own role (dropped) | %d |\n", e.OwnWriteCalls)
+	p("| runs started when the repair's own write is fed back without the role filter (loop) | %d |\n", e.LoopStarts)
+	p("| runs started by a full sweep after the targeted repairs | %d |\n\n", e.FullSweepStarts)
+	p("S3 calls of the one-kind source event: %s. Of the destination repair: %s. Other calls of the one-kind event (inventory, lease, run record, events): %s.\n\n",
+		topOps(e.S3Ops, 20), topOps(e.RepairS3Ops, 20), topOps(e.OtherCalls, 20))
 }

@@ -21,6 +21,7 @@ type cfnTemplate struct {
 
 type resource struct {
 	Type       string         `json:"Type"`
+	Condition  string         `json:"Condition"`
 	Properties map[string]any `json:"Properties"`
 	Metadata   map[string]any `json:"Metadata"`
 }

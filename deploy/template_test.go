@@ -142,12 +142,12 @@ func grantsOf(t *testing.T, tmpl cfnTemplate, id string) []grant {
 	return grants(rolePolicies(tmpl, roleOf(t, tmpl, id)))
 }
 
-// TestCfnLint runs cfn-lint on template.yaml, and on a broken template in
+// TestCfnLint runs cfn-lint on template.yaml and forwarder.yaml, and on a broken template in
 // the same run to show that the lint would catch one.
 func TestCfnLint(t *testing.T) {
 	t.Parallel()
 	bad := filepath.Join("testdata", "lint-fails.yaml")
-	out, err := runTool("cfn-lint", "--format", "json", "--", templatePath, bad)
+	out, err := runTool("cfn-lint", "--format", "json", "--", templatePath, forwarderPath, bad)
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		t.Fatalf("running cfn-lint (preinstalled in the CI image; pip install cfn-lint elsewhere): %v", err)
@@ -168,7 +168,7 @@ func TestCfnLint(t *testing.T) {
 			badSeen = true
 			continue
 		}
-		t.Errorf("template.yaml:%d: %s %s: %s", m.Location.Start.LineNumber, m.Level, m.Rule.Id, m.Message)
+		t.Errorf("%s:%d: %s %s: %s", m.Filename, m.Location.Start.LineNumber, m.Level, m.Rule.Id, m.Message)
 	}
 	if !badSeen {
 		t.Errorf("cfn-lint found nothing wrong in %s, which is broken on purpose: is it linting at all?", bad)

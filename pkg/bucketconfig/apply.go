@@ -151,6 +151,21 @@ func (e *Engine) Configure(ctx context.Context, m Mirror) (*Plan, []Result, erro
 	return p, e.Apply(ctx, p), nil
 }
 
+// ConfigureKinds is Configure restricted to the named kinds (nil: every
+// kind): only those are read on both buckets, compared and applied — what a
+// change event that can have touched only them needs. The dependency order
+// holds among the kinds named; the others are neither read nor written.
+func (e *Engine) ConfigureKinds(ctx context.Context, m Mirror, names []string) (*Plan, []Result, error) {
+	if names == nil {
+		return e.Configure(ctx, m)
+	}
+	p, err := e.PlanKinds(ctx, m, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, e.Apply(ctx, p), nil
+}
+
 func (e *Engine) configureSequential(ctx context.Context, m Mirror) (*Plan, []Result, error) {
 	p := &Plan{Mirror: m,
 		Source: &Snapshot{Bucket: m.Source, Values: map[string]value{}, Errors: map[string]error{}},
@@ -182,6 +197,7 @@ func (e *Engine) configureSequential(ctx context.Context, m Mirror) (*Plan, []Re
 }
 
 func mergeSnapshot(into, from *Snapshot) {
+	into.kinds = append(into.kinds, from.kinds...)
 	for k, v := range from.Values {
 		into.Values[k] = v
 	}

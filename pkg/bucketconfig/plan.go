@@ -69,6 +69,24 @@ func (e *Engine) Plan(ctx context.Context, m Mirror) (*Plan, error) {
 	return e.plan(ctx, m, src, dst), nil
 }
 
+// PlanKinds is Plan for the named kinds only (nil: every kind).
+func (e *Engine) PlanKinds(ctx context.Context, m Mirror, names []string) (*Plan, error) {
+	kinds, err := KindsNamed(names)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var src, dst *Snapshot
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); src = e.snapshotKinds(ctx, m.Source, kinds) }()
+	go func() { defer wg.Done(); dst = e.snapshotKinds(ctx, m.Dest, kinds) }()
+	wg.Wait()
+	return e.planOf(ctx, m, src, dst, kinds), nil
+}
+
 // PlanNew plans a destination that does not exist yet, as if it were an
 // empty bucket. (Real S3 gives a new bucket defaults, BPA on, ownership
 // BucketOwnerEnforced and SSE-S3, that the real run will also diff against.)
@@ -78,10 +96,14 @@ func (e *Engine) PlanNew(ctx context.Context, m Mirror) *Plan {
 }
 
 func (e *Engine) plan(ctx context.Context, m Mirror, src, dst *Snapshot) *Plan {
+	return e.planOf(ctx, m, src, dst, Kinds)
+}
+
+func (e *Engine) planOf(ctx context.Context, m Mirror, src, dst *Snapshot, kinds []Kind) *Plan {
 	var wg sync.WaitGroup
 	p := &Plan{Mirror: m, Source: src, Dest: dst}
-	steps := make([]Step, len(Kinds))
-	for i, k := range Kinds {
+	steps := make([]Step, len(kinds))
+	for i, k := range kinds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

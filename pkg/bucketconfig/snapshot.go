@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -16,6 +19,8 @@ type Snapshot struct {
 	Values map[string]value
 	// Errors holds the kinds that could not be read.
 	Errors map[string]error
+	// kinds are the names of the kinds read, in catalog order.
+	kinds []string
 }
 
 // JSON returns the canonical JSON of every configured kind.
@@ -32,21 +37,54 @@ func (s *Snapshot) JSON() map[string]json.RawMessage {
 }
 
 // Hash is a stable digest of the snapshot (kinds that failed to read
-// included, so a read error never looks like "unchanged").
-func (s *Snapshot) Hash() string {
-	doc := struct {
-		Values map[string]json.RawMessage `json:"values"`
-		Errors map[string]string          `json:"errors,omitempty"`
-	}{Values: s.JSON()}
-	if len(s.Errors) > 0 {
-		doc.Errors = map[string]string{}
-		for k, err := range s.Errors {
-			doc.Errors[k] = ErrorCode(err)
-		}
+// included, so a read error never looks like "unchanged"): CombineHashes of
+// KindHashes, so a digest kept per kind can be updated one kind at a time
+// and still equal the digest of a full snapshot.
+func (s *Snapshot) Hash() string { return CombineHashes(s.KindHashes()) }
+
+// KindHashes digests each kind read: configured kinds by their canonical
+// JSON, kinds that failed by their error code; a kind that is not
+// configured has no entry. Only the kinds this snapshot read are present
+// (SnapshotKinds reads some).
+func (s *Snapshot) KindHashes() map[string]string {
+	out := make(map[string]string, len(s.Values)+len(s.Errors))
+	for k, raw := range s.JSON() {
+		sum := sha256.Sum256(raw)
+		out[k] = hex.EncodeToString(sum[:8])
 	}
-	raw, _ := json.Marshal(doc) // maps marshal with sorted keys
+	for k, err := range s.Errors {
+		out[k] = "error:" + ErrorCode(err)
+	}
+	return out
+}
+
+// Read lists the kinds this snapshot read (configured, absent or failed).
+func (s *Snapshot) Read() []string { return slices.Clone(s.kinds) }
+
+// CombineHashes is the digest of a whole configuration from its per-kind
+// digests (KindHashes), whatever order they were gathered in.
+func CombineHashes(kinds map[string]string) string {
+	raw, _ := json.Marshal(kinds) // maps marshal with sorted keys
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:])
+}
+
+// MergeKindHashes returns base with the kinds read by s replaced by what s
+// read: a kind s found absent is removed.
+func MergeKindHashes(base map[string]string, s *Snapshot) map[string]string {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]string{}
+	}
+	fresh := s.KindHashes()
+	for _, k := range s.kinds {
+		if h, ok := fresh[k]; ok {
+			out[k] = h
+		} else {
+			delete(out, k)
+		}
+	}
+	return out
 }
 
 // Err returns the first read error in catalog order, or nil.
@@ -64,8 +102,41 @@ func (e *Engine) Snapshot(ctx context.Context, b Bucket) *Snapshot {
 	return e.snapshotKinds(ctx, b, Kinds)
 }
 
+// SnapshotKinds reads only the named kinds of b (nil: every kind); an
+// unknown name is an error.
+func (e *Engine) SnapshotKinds(ctx context.Context, b Bucket, names []string) (*Snapshot, error) {
+	kinds, err := KindsNamed(names)
+	if err != nil {
+		return nil, err
+	}
+	return e.snapshotKinds(ctx, b, kinds), nil
+}
+
+// KindsNamed returns the catalog entries called names, in catalog order;
+// nil names every kind.
+func KindsNamed(names []string) ([]Kind, error) {
+	if names == nil {
+		return Kinds, nil
+	}
+	for _, n := range names {
+		if _, ok := KindByName(n); !ok {
+			return nil, fmt.Errorf("unknown configuration kind %q", n)
+		}
+	}
+	var out []Kind
+	for _, k := range Kinds {
+		if slices.Contains(names, k.Name()) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
 func (e *Engine) snapshotKinds(ctx context.Context, b Bucket, kinds []Kind) *Snapshot {
 	s := &Snapshot{Bucket: b, Values: map[string]value{}, Errors: map[string]error{}}
+	for _, k := range kinds {
+		s.kinds = append(s.kinds, k.Name())
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, e.opts.Concurrency)

@@ -51,16 +51,25 @@ var ErrLeaseHeld = errors.New("lease held by another sweep")
 
 // Mirror is the record of one source bucket mirrored into one Region.
 type Mirror struct {
-	Source      string    `dynamodbav:"source"` // source bucket name
-	Region      string    `dynamodbav:"region"` // destination Region
-	Dest        string    `dynamodbav:"dest,omitempty"`
-	Status      string    `dynamodbav:"status"`
-	AppliedHash string    `dynamodbav:"appliedHash,omitempty"` // source snapshot hash last applied
-	DestHash    string    `dynamodbav:"destHash,omitempty"`    // destination snapshot hash right after
-	LastRunID   string    `dynamodbav:"lastRunId,omitempty"`
-	LastRunAt   string    `dynamodbav:"lastRunAt,omitempty"` // RFC 3339
-	LastError   string    `dynamodbav:"lastError,omitempty"`
-	UpdatedAt   time.Time `dynamodbav:"updatedAt"`
+	Source      string `dynamodbav:"source"` // source bucket name
+	Region      string `dynamodbav:"region"` // destination Region
+	Dest        string `dynamodbav:"dest,omitempty"`
+	Status      string `dynamodbav:"status"`
+	AppliedHash string `dynamodbav:"appliedHash,omitempty"` // source snapshot hash last applied
+	DestHash    string `dynamodbav:"destHash,omitempty"`    // destination snapshot hash right after
+	// SourceKinds and DestKinds are the per-kind digests AppliedHash and
+	// DestHash combine (bucketconfig.CombineHashes): a targeted run that
+	// read only some kinds updates those and recomputes both hashes, so a
+	// full sweep right after it finds them equal to a full snapshot's.
+	SourceKinds map[string]string `dynamodbav:"sourceKinds"`
+	DestKinds   map[string]string `dynamodbav:"destKinds"`
+	// SourceRegion is where the source lives, so an event about the
+	// destination can reconcile the mirror without looking the source up.
+	SourceRegion string    `dynamodbav:"sourceRegion,omitempty"`
+	LastRunID    string    `dynamodbav:"lastRunId,omitempty"`
+	LastRunAt    string    `dynamodbav:"lastRunAt,omitempty"` // RFC 3339
+	LastError    string    `dynamodbav:"lastError,omitempty"`
+	UpdatedAt    time.Time `dynamodbav:"updatedAt"`
 	// Attempts counts the runs started since the mirror last FINISHED and
 	// AttemptHash is the source snapshot hash the latest was started for:
 	// the sweep backs off retrying a FAILED mirror whose source has not
@@ -77,6 +86,10 @@ func (m *Mirror) Inherit(prev *Mirror) {
 		return
 	}
 	m.AppliedHash, m.DestHash = prev.AppliedHash, prev.DestHash
+	m.SourceKinds, m.DestKinds = prev.SourceKinds, prev.DestKinds
+	if m.SourceRegion == "" {
+		m.SourceRegion = prev.SourceRegion
+	}
 	m.Attempts, m.AttemptHash = prev.Attempts, prev.AttemptHash
 }
 
@@ -94,6 +107,9 @@ type Run struct {
 	SourceHash   string `dynamodbav:"sourceHash,omitempty"`
 	FinishedAt   string `dynamodbav:"finishedAt,omitempty"`
 	ExecutionARN string `dynamodbav:"executionArn,omitempty"`
+	// Kinds are the configuration kinds a targeted run read, compared and
+	// applied; empty for a run of every kind.
+	Kinds []string `dynamodbav:"kinds,omitempty,stringset"`
 
 	// Snapshots are JSON documents; stored gzipped when large.
 	SourceSnapshot []byte `dynamodbav:"-"`

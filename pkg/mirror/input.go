@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 )
 
 // Input is the state machine input: the original blog's payload unchanged,
@@ -29,6 +31,12 @@ type Input struct {
 	// Adopt allows using an existing destination bucket that does not carry
 	// bucketmirror's source tag.
 	Adopt bool `json:"adopt,omitempty"`
+	// Kinds, when set, makes the run targeted: only these configuration
+	// kinds are read on both buckets, compared and applied (a change event
+	// that can have touched only them). It needs the existing destination
+	// in destBucketARN and a FINISHED mirror record with per-kind hashes;
+	// without them the run covers every kind.
+	Kinds []string `json:"kinds,omitempty"`
 }
 
 // State is what the create step returns and the configure step reads: the
@@ -160,6 +168,12 @@ func (in Input) Validate() (source, dest string, err error) {
 	}
 	if in.SourceRegion == in.DestRegion && dest == "" && in.DeterministicName {
 		return "", "", invalid("destRegion", in.DestRegion, "must differ from sourceRegion for a derived destination name")
+	}
+	if _, err := bucketconfig.KindsNamed(in.Kinds); err != nil {
+		return "", "", invalid("kinds", strings.Join(in.Kinds, ","), "%s", err)
+	}
+	if in.Kinds != nil && len(in.Kinds) == 0 {
+		return "", "", invalid("kinds", "", "names no kind; leave it out for a run of every kind")
 	}
 	if in.StartedAt != "" {
 		if _, err := parseTime(in.StartedAt); err != nil {

@@ -155,6 +155,13 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 		m.recordFailure(ctx, source, in.DestRegion, st.DestBucket, in.RunID, startedAt, err)
 		return st, err
 	}
+	if targeted, err := m.targetedCreate(ctx, source, dest, in); err != nil {
+		return fail(err)
+	} else if targeted {
+		return m.created(ctx, st, source, dest, startedAt)
+	}
+	st.Kinds = nil
+	in.Kinds = nil
 	objectLock, err := m.sourceObjectLock(ctx, source, in.SourceRegion)
 	if err != nil {
 		return fail(err)
@@ -169,17 +176,40 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 	if err := m.ensureBucket(ctx, source, dest, in.DestRegion, objectLock, in.Adopt); err != nil {
 		return fail(err)
 	}
+	return m.created(ctx, st, source, dest, startedAt)
+}
+
+// created records the run as CREATED.
+func (m *Mirrorer) created(ctx context.Context, st State, source, dest, startedAt string) (State, error) {
+	in := st.Input
+	st.DestBucket = dest
+	st.DestBucketARN = "arn:aws:s3:::" + dest
 	st.Status = StatusCreated
-	run := inventory.Run{Source: source, Region: in.DestRegion, RunID: in.RunID, StartedAt: startedAt, Dest: dest, Status: StatusCreated}
-	rec := inventory.Mirror{Source: source, Region: in.DestRegion, Dest: dest, Status: StatusCreated, LastRunID: in.RunID, LastRunAt: startedAt}
+	run := inventory.Run{Source: source, Region: in.DestRegion, RunID: in.RunID, StartedAt: startedAt, Dest: dest, Status: StatusCreated, Kinds: in.Kinds}
+	rec := inventory.Mirror{Source: source, Region: in.DestRegion, Dest: dest, Status: StatusCreated, LastRunID: in.RunID, LastRunAt: startedAt, SourceRegion: in.SourceRegion}
 	if prev, err := m.Store.GetMirror(ctx, source, in.DestRegion); err == nil {
 		rec.Inherit(prev)
 	}
 	if err := m.Store.PutRun(ctx, run, rec); err != nil {
 		return st, err
 	}
-	m.log().InfoContext(ctx, "destination ready", "bucket", source, "region", in.DestRegion, "dest", dest, "run", in.RunID)
+	m.log().InfoContext(ctx, "destination ready", "bucket", source, "region", in.DestRegion, "dest", dest, "run", in.RunID, "kinds", in.Kinds)
 	return st, nil
+}
+
+// targetedCreate is the create step of a targeted run (Input.Kinds): the
+// destination exists, so the only check left is that it is still ours —
+// one read instead of four. It reports false (a run of every kind follows)
+// when the destination is gone.
+func (m *Mirrorer) targetedCreate(ctx context.Context, source, dest string, in Input) (bool, error) {
+	if in.Kinds == nil || dest == "" {
+		return false, nil
+	}
+	err := m.checkOwned(ctx, source, dest, in.DestRegion, in.Adopt)
+	if bucketconfig.IsNoSuchBucket(err) || bucketconfig.IsNoSuchBucket(errors.Unwrap(err)) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // sourceObjectLock reads whether the source has Object Lock, which can only
@@ -318,23 +348,45 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 		return st, err
 	}
 	mir := bucketconfig.Mirror{Source: bucketconfig.Bucket{Name: source, Region: st.SourceRegion}, Dest: bucketconfig.Bucket{Name: dest, Region: st.DestRegion}}
-	plan, results, err := m.Engine.Configure(ctx, mir)
+	prev, err := m.Store.GetMirror(ctx, source, st.DestRegion)
+	if err != nil {
+		st.Status, st.Error = StatusFailed, err.Error()
+		return st, err
+	}
+	if st.Kinds != nil && (prev == nil || prev.SourceKinds == nil || prev.DestKinds == nil) {
+		// Nothing to merge the kinds into: the hashes of a targeted run
+		// would not describe the whole bucket.
+		st.Kinds = nil
+	}
+	plan, results, err := m.Engine.ConfigureKinds(ctx, mir, st.Kinds)
 	if err != nil {
 		st.Status, st.Error = StatusFailed, err.Error()
 		m.recordFailure(ctx, source, st.DestRegion, dest, st.RunID, startedAt, err)
 		return st, err
 	}
-	after := m.Engine.Snapshot(ctx, mir.Dest)
+	after, err := m.Engine.SnapshotKinds(ctx, mir.Dest, st.Kinds)
+	if err != nil {
+		return st, err
+	}
 	srcJSON, _ := json.Marshal(plan.Source.JSON())
 	dstJSON, _ := json.Marshal(after.JSON())
 	resJSON, _ := json.Marshal(results)
-	run := inventory.Run{Source: source, Region: st.DestRegion, RunID: st.RunID, StartedAt: startedAt, Dest: dest,
-		Results: string(resJSON), SourceHash: plan.Source.Hash(), SourceSnapshot: srcJSON, DestSnapshot: dstJSON, FinishedAt: m.now().Format(time.RFC3339Nano)}
-	rec := inventory.Mirror{Source: source, Region: st.DestRegion, Dest: dest, LastRunID: st.RunID, LastRunAt: startedAt}
+	// A targeted run merges what it read into the recorded per-kind hashes;
+	// a full run replaces them.
+	var srcKinds, dstKinds map[string]string
+	if st.Kinds != nil {
+		srcKinds, dstKinds = bucketconfig.MergeKindHashes(prev.SourceKinds, plan.Source), bucketconfig.MergeKindHashes(prev.DestKinds, after)
+	} else {
+		srcKinds, dstKinds = plan.Source.KindHashes(), after.KindHashes()
+	}
+	run := inventory.Run{Source: source, Region: st.DestRegion, RunID: st.RunID, StartedAt: startedAt, Dest: dest, Kinds: st.Kinds,
+		Results: string(resJSON), SourceHash: bucketconfig.CombineHashes(srcKinds), SourceSnapshot: srcJSON, DestSnapshot: dstJSON, FinishedAt: m.now().Format(time.RFC3339Nano)}
+	rec := inventory.Mirror{Source: source, Region: st.DestRegion, Dest: dest, LastRunID: st.RunID, LastRunAt: startedAt, SourceRegion: st.SourceRegion}
 	var runErr error
 	if bucketconfig.Succeeded(results) && plan.Source.Err() == nil {
 		st.Status, run.Status, rec.Status = StatusFinished, StatusFinished, StatusFinished
-		rec.AppliedHash, rec.DestHash = plan.Source.Hash(), after.Hash()
+		rec.SourceKinds, rec.DestKinds = srcKinds, dstKinds
+		rec.AppliedHash, rec.DestHash = bucketconfig.CombineHashes(srcKinds), bucketconfig.CombineHashes(dstKinds)
 	} else {
 		f, _ := bucketconfig.FirstFailure(results)
 		if f.Kind == "" {
@@ -349,9 +401,7 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 		st.Status, run.Status, rec.Status = StatusFailed, StatusFailed, StatusFailed
 		st.Error, st.FailedKind, st.ErrorCode = ce.Message, f.Kind, f.Code
 		run.Error, run.Cause, rec.LastError = ce.Message, f.Code, ce.Message
-		if prev, err := m.Store.GetMirror(ctx, source, st.DestRegion); err == nil {
-			rec.Inherit(prev)
-		}
+		rec.Inherit(prev)
 		runErr = ce
 	}
 	if err := m.Store.PutRun(ctx, run, rec); err != nil {

@@ -65,11 +65,17 @@ type Config struct {
 	// Owner names this sweeper in leases; each Sweep call adds a random
 	// suffix, so two sweeps never share a lease even in one process.
 	Owner string
+	// OwnRoles are the IAM role ARNs bucketmirror's functions write with
+	// (create and configure): CloudTrail events they caused
+	// (userIdentity.sessionContext.sessionIssuer.arn) are dropped before
+	// any S3 call.
+	OwnRoles []string
 }
 
 // ConfigFromEnv reads BUCKETMIRROR_TAG_PREFIX, BUCKETMIRROR_REGIONS
-// (space-separated), BUCKETMIRROR_EVENT_BUS and BUCKETMIRROR_ACCOUNT_ID with
-// getenv (os.Getenv in production).
+// (space-separated), BUCKETMIRROR_EVENT_BUS, BUCKETMIRROR_ACCOUNT_ID and
+// BUCKETMIRROR_OWN_ROLE_ARNS (space-separated) with getenv (os.Getenv in
+// production).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		TagPrefix: getenv("BUCKETMIRROR_TAG_PREFIX"),
@@ -77,6 +83,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		EventBus:  getenv("BUCKETMIRROR_EVENT_BUS"),
 		AccountID: getenv("BUCKETMIRROR_ACCOUNT_ID"),
 		Owner:     getenv("AWS_LAMBDA_LOG_STREAM_NAME"),
+		OwnRoles:  strings.Fields(getenv("BUCKETMIRROR_OWN_ROLE_ARNS")),
 	}
 	c = c.withDefaults()
 	return c, c.validate()
@@ -108,6 +115,11 @@ func (c Config) validate() error {
 	for _, r := range c.Regions {
 		if err := mirror.ValidateRegion(r); err != nil {
 			return fmt.Errorf("BUCKETMIRROR_REGIONS: %q is %s", r, err)
+		}
+	}
+	for _, r := range c.OwnRoles {
+		if !strings.HasPrefix(r, "arn:") || !strings.Contains(r, ":role/") {
+			return fmt.Errorf("BUCKETMIRROR_OWN_ROLE_ARNS: %q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", r)
 		}
 	}
 	if !accountRE.MatchString(c.AccountID) {

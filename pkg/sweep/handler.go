@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,42 +20,6 @@ const (
 	s3EventSource       = "s3.amazonaws.com"
 )
 
-// BucketChangeEvents are the CloudTrail event names (eventSource
-// s3.amazonaws.com) that reconcile the bucket they name: every call that
-// changes a configuration kind of the catalog or the bucket's tags, plus
-// CreateBucket (a bucket created with tags) and DeleteBucket (its mirrors
-// are detached). CloudTrail records some calls under a name other than the
-// API's (PutBucketLifecycleConfiguration as PutBucketLifecycle,
-// PutPublicAccessBlock as PutBucketPublicAccessBlock); both spellings are
-// listed. The SAM template's rule pattern is built from this list.
-var BucketChangeEvents = []string{
-	"CreateBucket", "DeleteBucket",
-	"PutBucketTagging", "DeleteBucketTagging",
-	"PutBucketPolicy", "DeleteBucketPolicy",
-	"PutBucketLifecycle", "PutBucketLifecycleConfiguration", "DeleteBucketLifecycle",
-	"PutBucketEncryption", "DeleteBucketEncryption",
-	"PutBucketCors", "DeleteBucketCors",
-	"PutPublicAccessBlock", "DeletePublicAccessBlock", "PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
-	"PutBucketOwnershipControls", "DeleteBucketOwnershipControls",
-	"PutBucketAcl",
-	"PutBucketVersioning",
-	"PutBucketWebsite", "DeleteBucketWebsite",
-	"PutBucketLogging",
-	"PutBucketNotification", "PutBucketNotificationConfiguration",
-	"PutBucketReplication", "DeleteBucketReplication",
-	"PutBucketRequestPayment",
-	"PutBucketAccelerateConfiguration", "PutAccelerateConfiguration",
-	"PutObjectLockConfiguration",
-	"PutBucketIntelligentTieringConfiguration", "DeleteBucketIntelligentTieringConfiguration",
-	"PutBucketInventoryConfiguration", "DeleteBucketInventoryConfiguration",
-	"PutBucketAnalyticsConfiguration", "DeleteBucketAnalyticsConfiguration",
-	"PutBucketMetricsConfiguration", "DeleteBucketMetricsConfiguration",
-	"PutBucketAbac",
-	"CreateBucketMetadataConfiguration", "DeleteBucketMetadataConfiguration",
-	"CreateBucketMetadataTableConfiguration", "DeleteBucketMetadataTableConfiguration",
-	"UpdateBucketMetadataInventoryTableConfiguration", "UpdateBucketMetadataJournalTableConfiguration",
-}
-
 // InvalidEventError: the sweep function was invoked with an event it does
 // not handle. Nothing was done; retrying the same event cannot help.
 type InvalidEventError struct{ Reason string }
@@ -68,15 +33,39 @@ type SweepError struct{ Message string }
 func (e *SweepError) Error() string { return e.Message }
 
 // CloudTrailDetail is the part of an "AWS API Call via CloudTrail" event's
-// detail the handler reads.
+// detail the handler reads. The shape is CloudTrail's record format
+// (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html);
+// events/README.md lists the captured examples the tests use.
 type CloudTrailDetail struct {
-	EventSource       string `json:"eventSource"`
-	EventName         string `json:"eventName"`
-	AWSRegion         string `json:"awsRegion"`
-	ErrorCode         string `json:"errorCode,omitempty"`
+	EventSource  string `json:"eventSource"`
+	EventName    string `json:"eventName"`
+	AWSRegion    string `json:"awsRegion"`
+	ErrorCode    string `json:"errorCode,omitempty"`
+	UserIdentity struct {
+		Type           string `json:"type"`
+		ARN            string `json:"arn"`
+		SessionContext struct {
+			SessionIssuer struct {
+				ARN string `json:"arn"`
+			} `json:"sessionIssuer"`
+		} `json:"sessionContext"`
+	} `json:"userIdentity"`
 	RequestParameters struct {
 		BucketName string `json:"bucketName"`
+		// ResourceARN is where S3 Control's TagResource and UntagResource
+		// name the bucket (arn:aws:s3:::NAME for a general purpose bucket).
+		ResourceARN string `json:"resourceArn"`
 	} `json:"requestParameters"`
+}
+
+// bucket is the bucket the call was about, or "" when it names none (or
+// names an S3 resource that is not a general purpose bucket).
+func (d CloudTrailDetail) bucket() string {
+	if d.RequestParameters.BucketName != "" {
+		return d.RequestParameters.BucketName
+	}
+	name, _ := bucketOfARN(d.RequestParameters.ResourceARN)
+	return name
 }
 
 // DirectRequest is the payload of a direct invoke: reconcile these buckets.
@@ -93,11 +82,22 @@ type Request struct {
 	// Ignore says there is nothing to do (a CloudTrail call that failed),
 	// and why.
 	Ignore string
+	// Kinds are the configuration kinds a CloudTrail call can have changed
+	// (KindsOfEvent); nil means every kind.
+	Kinds []string
+	// Region is where the call was made (the bucket's Region for bucket
+	// calls): a hint that saves looking the bucket up.
+	Region string
+	// Caller is the IAM role behind the call (sessionIssuer.arn), when the
+	// caller used a role.
+	Caller string
+	// Event is the CloudTrail event name.
+	Event string
 }
 
 // ParseEvent classifies a sweep function payload: an EventBridge Scheduled
 // Event (full sweep), an "AWS API Call via CloudTrail" event for one of
-// BucketChangeEvents (that bucket), or {"buckets": [...]} (those buckets).
+// the change events (that bucket, only the kinds the call can change), or {"buckets": [...]} (those buckets).
 // Anything else is an *InvalidEventError.
 func ParseEvent(raw []byte) (Request, error) {
 	var probe map[string]json.RawMessage
@@ -131,17 +131,24 @@ func ParseEvent(raw []byte) (Request, error) {
 		if err := json.Unmarshal(ev.Detail, &d); err != nil {
 			return Request{}, &InvalidEventError{Reason: fmt.Sprintf("malformed CloudTrail detail: %v", err)}
 		}
+		kinds, known := KindsOfEvent(d.EventName)
+		bucket := d.bucket()
 		switch {
 		case d.EventSource != s3EventSource:
 			return Request{}, &InvalidEventError{Reason: fmt.Sprintf("CloudTrail event from %q; only %s calls are handled", d.EventSource, s3EventSource)}
-		case !slices.Contains(BucketChangeEvents, d.EventName):
+		case !known:
 			return Request{}, &InvalidEventError{Reason: fmt.Sprintf("CloudTrail event %s is not a bucket configuration or tagging call", d.EventName)}
-		case d.RequestParameters.BucketName == "":
-			return Request{}, &InvalidEventError{Reason: fmt.Sprintf("CloudTrail event %s names no bucket (requestParameters.bucketName)", d.EventName)}
 		case d.ErrorCode != "":
-			return Request{Trigger: "cloudtrail", Ignore: fmt.Sprintf("%s on %s failed (%s): nothing changed", d.EventName, d.RequestParameters.BucketName, d.ErrorCode)}, nil
+			return Request{Trigger: "cloudtrail", Event: d.EventName, Ignore: fmt.Sprintf("%s on %s failed (%s): nothing changed", d.EventName, cmp.Or(bucket, "a bucket"), d.ErrorCode)}, nil
+		case bucket == "" && d.RequestParameters.ResourceARN != "":
+			// TagResource also tags access points, Storage Lens groups and
+			// S3 Access Grants: none of them is a bucket to mirror.
+			return Request{Trigger: "cloudtrail", Event: d.EventName, Ignore: fmt.Sprintf("%s on %s: not a general purpose bucket", d.EventName, d.RequestParameters.ResourceARN)}, nil
+		case bucket == "":
+			return Request{}, &InvalidEventError{Reason: fmt.Sprintf("CloudTrail event %s names no bucket (requestParameters.bucketName or resourceArn)", d.EventName)}
 		}
-		return Request{Trigger: "cloudtrail", Buckets: []string{d.RequestParameters.BucketName}}, nil
+		return Request{Trigger: "cloudtrail", Event: d.EventName, Buckets: []string{bucket}, Kinds: kinds,
+			Region: d.AWSRegion, Caller: d.UserIdentity.SessionContext.SessionIssuer.ARN}, nil
 	}
 	return Request{}, &InvalidEventError{Reason: fmt.Sprintf("EventBridge event %q from %q is neither a Scheduled Event nor an S3 AWS API Call via CloudTrail", ev.DetailType, ev.Source)}
 }
@@ -169,9 +176,22 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 		h.Log.ErrorContext(ctx, "sweep event refused", "error", err)
 		return Summary{}, err
 	}
+	if req.Ignore == "" && req.Caller != "" && slices.Contains(h.Sweeper.cfg.OwnRoles, req.Caller) {
+		// bucketmirror's own writes (create and configure) are the repair,
+		// not damage: acting on them would only read both sides again.
+		req.Ignore = fmt.Sprintf("%s on %s was made by bucketmirror's own role %s", req.Event, req.Buckets[0], req.Caller)
+	}
 	if req.Ignore != "" {
 		h.Log.InfoContext(ctx, "sweep event ignored", "trigger", req.Trigger, "reason", req.Ignore)
 		return Summary{Scope: "targeted", Decisions: []Decision{}}, nil
+	}
+	if req.Trigger == "cloudtrail" {
+		sum, err := h.Sweeper.SweepChange(ctx, Change{Bucket: req.Buckets[0], Region: req.Region, Kinds: req.Kinds})
+		if err != nil {
+			h.Log.ErrorContext(ctx, "sweep incomplete", "trigger", req.Trigger, "error", err)
+			return sum, &SweepError{Message: err.Error()}
+		}
+		return sum, nil
 	}
 	sweep := h.Sweeper.Sweep
 	if req.Trigger == "direct" {

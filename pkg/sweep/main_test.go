@@ -187,6 +187,7 @@ type envOptions struct {
 	sfn        bool
 	bus        string
 	owner      string
+	ownRoles   []string
 	apiOptions []func(*middleware.Stack) error
 }
 
@@ -197,6 +198,9 @@ func withStateMachine() envOption {
 }
 func withBus(bus string) envOption     { return func(o *envOptions) { o.bus = bus } }
 func withOwner(owner string) envOption { return func(o *envOptions) { o.owner = owner } }
+func withOwnRoles(arns ...string) envOption {
+	return func(o *envOptions) { o.ownRoles = arns }
+}
 func withAPIOption(f func(*middleware.Stack) error) envOption {
 	return func(o *envOptions) { o.apiOptions = append(o.apiOptions, f) }
 }
@@ -229,7 +233,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 func (e *env) sweeper(starter sweep.Starter, o envOptions) *sweep.Sweeper {
 	e.t.Helper()
 	s, err := sweep.New(e.cfg, sweep.Config{TagPrefix: o.prefix, Regions: regions, AccountID: localcloud.AccountID,
-		EventBus: o.bus, Owner: o.owner, Concurrency: 8}, e.m, starter, slog.New(slog.NewJSONHandler(syncWriter{e.log, &sync.Mutex{}}, nil)))
+		EventBus: o.bus, Owner: o.owner, OwnRoles: o.ownRoles, Concurrency: 8}, e.m, starter, slog.New(slog.NewJSONHandler(syncWriter{e.log, &sync.Mutex{}}, nil)))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -30,7 +30,15 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 		r.record(Decision{Source: src.Name, Action: ActionFailed, Reason: "lookup", Error: err.Error()})
 		return
 	}
+	if src.change != nil && src.onlyRegion == "" && !src.gone && src.Tags[r.cfg.sourceTag()] != "" {
+		r.reconcileDestination(ctx, src)
+		return
+	}
 	targets, invalid := r.parse(src)
+	if src.onlyRegion != "" {
+		targets = slices.DeleteFunc(targets, func(t target) bool { return t.Region != src.onlyRegion })
+		invalid = slices.DeleteFunc(invalid, func(t invalidTarget) bool { return t.Region != src.onlyRegion })
+	}
 	if src.Records == nil {
 		if err := r.loadRecords(ctx, src, targets, invalid); err != nil {
 			r.record(Decision{Source: src.Name, SourceRegion: src.Region, Action: ActionFailed, Reason: "inventory", Error: err.Error()})
@@ -61,8 +69,24 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 		r.detachAll(ctx, src, "tag-removed", "not-tagged")
 		return
 	}
+	// A change event reads only the kinds it can have changed, for the
+	// mirrors whose record holds per-kind hashes to compare them with;
+	// the others need the whole source.
+	var changed *bucketconfig.Snapshot
+	if kinds := src.changedKinds(); kinds != nil && slices.ContainsFunc(targets, func(t target) bool { return targetable(src.Records[t.Region], t) }) {
+		var err error
+		if changed, err = r.engine.SnapshotKinds(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region}, kinds); err != nil {
+			r.record(Decision{Source: src.Name, SourceRegion: src.Region, Action: ActionFailed, Reason: "invalid-kinds", Error: err.Error()})
+			return
+		}
+		if bucketGone(changed) {
+			src.gone = true
+			r.detachAll(ctx, src, "source-deleted", "not-found")
+			return
+		}
+	}
 	var srcHash string
-	if len(targets) > 0 {
+	if slices.ContainsFunc(targets, func(t target) bool { return changed == nil || !targetable(src.Records[t.Region], t) }) {
 		snap := r.engine.Snapshot(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region})
 		if bucketGone(snap) {
 			src.gone = true
@@ -78,13 +102,96 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 	}
 	for _, t := range targets {
 		listed[t.Region] = true
+		if rec := src.Records[t.Region]; changed != nil && targetable(rec, t) {
+			r.reconcileKinds(ctx, src, t, rec, changed)
+			continue
+		}
 		r.reconcileTarget(ctx, src, t, srcHash)
 	}
 	for _, region := range slices.Sorted(maps.Keys(src.Records)) {
+		if src.onlyRegion != "" && region != src.onlyRegion {
+			continue
+		}
 		if rec := src.Records[region]; !listed[region] && rec.Status != inventory.StatusDetached {
 			r.detach(ctx, src, rec, "region-removed")
 		}
 	}
+}
+
+// changedKinds are the kinds a change event can have changed; nil for a
+// sweep, or an event that can have changed anything.
+func (src *source) changedKinds() []string {
+	if src.change == nil {
+		return nil
+	}
+	return src.change.Kinds
+}
+
+// targetable says a mirror can be reconciled kind by kind: it FINISHED,
+// still has its destination, and its record holds the per-kind hashes its
+// whole-bucket hashes combine. Anything else needs every kind.
+func targetable(rec *inventory.Mirror, t target) bool {
+	return rec != nil && rec.Status == inventory.StatusFinished && rec.Dest != "" && (t.Dest == "" || t.Dest == rec.Dest) &&
+		rec.SourceKinds != nil && rec.DestKinds != nil
+}
+
+// reconcileDestination handles a change event about a destination: the
+// mirror it belongs to (its source tag, and the inventory's record for
+// that source in the destination's Region) is reconciled, only that one.
+func (r *run) reconcileDestination(ctx context.Context, dst *source) {
+	d := Decision{Source: dst.Name, SourceRegion: dst.Region, Action: ActionSkipped, Reason: "is-destination"}
+	srcName, ok := bucketOfARN(dst.Tags[r.cfg.sourceTag()])
+	if !ok {
+		r.record(d)
+		return
+	}
+	rec, err := r.store.GetMirror(ctx, srcName, dst.Region)
+	switch {
+	case err != nil:
+		d.Action, d.Reason, d.Error = ActionFailed, "inventory", err.Error()
+		r.record(d)
+		return
+	case rec == nil || rec.Dest != dst.Name:
+		// Tagged like a destination, but not the one recorded for that
+		// source and Region: nothing of bucketmirror's to repair.
+		d.Reason = "unknown-destination"
+		r.record(d)
+		return
+	}
+	r.reconcile(ctx, &source{Name: srcName, Region: rec.SourceRegion, lookup: true, change: dst.change, onlyRegion: dst.Region})
+}
+
+// reconcileKinds decides about one FINISHED mirror from the kinds a change
+// event can have touched: the source's are compared with the recorded
+// per-kind hashes, and only when they are unchanged are the destination's
+// read (damage by hand). A run it starts applies only those kinds.
+func (r *run) reconcileKinds(ctx context.Context, src *source, t target, rec *inventory.Mirror, changed *bucketconfig.Snapshot) {
+	kinds := changed.Read()
+	srcHash := bucketconfig.CombineHashes(bucketconfig.MergeKindHashes(rec.SourceKinds, changed))
+	d := Decision{Source: src.Name, SourceRegion: src.Region, Region: t.Region, Dest: rec.Dest, SourceHash: srcHash, Kinds: kinds}
+	if srcHash != rec.AppliedHash {
+		d.Reason = "source-changed"
+		r.start(ctx, src, t, rec, d, "")
+		return
+	}
+	dsnap, err := r.engine.SnapshotKinds(ctx, bucketconfig.Bucket{Name: rec.Dest, Region: t.Region}, kinds)
+	if err != nil {
+		d.Action, d.Reason, d.Error = ActionFailed, "invalid-kinds", err.Error()
+		r.record(d)
+		return
+	}
+	observed := bucketconfig.CombineHashes(bucketconfig.MergeKindHashes(rec.DestKinds, dsnap))
+	switch {
+	case bucketGone(dsnap):
+		d.Reason, d.Kinds = "destination-missing", nil
+	case observed != rec.DestHash:
+		d.Reason = "destination-changed"
+	default:
+		d.Action, d.Reason = ActionSkipped, "unchanged"
+		r.record(d)
+		return
+	}
+	r.start(ctx, src, t, rec, d, observed)
 }
 
 // parse reads the tag contract off src's tags; a destination, an untagged
@@ -249,8 +356,12 @@ func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.M
 	if t.Dest != "" {
 		in.DestBucketARN = "arn:aws:s3:::" + t.Dest
 	}
+	if d.Kinds != nil {
+		// A targeted run: the destination exists and is the recorded one.
+		in.Kinds, in.DestBucketARN = d.Kinds, "arn:aws:s3:::"+rec.Dest
+	}
 	marked := inventory.Mirror{Source: src.Name, Region: t.Region, Dest: d.Dest, Status: inventory.StatusStarted,
-		LastRunID: d.Execution, LastRunAt: r.now().Format("2006-01-02T15:04:05.000Z")}
+		LastRunID: d.Execution, LastRunAt: r.now().Format("2006-01-02T15:04:05.000Z"), SourceRegion: src.Region}
 	marked.Inherit(rec)
 	marked.Attempts, marked.AttemptHash = 1, d.SourceHash
 	// Failed and stalled runs count; a mirror coming back from DETACHED or

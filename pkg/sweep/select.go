@@ -132,6 +132,12 @@ func (r *run) locate(ctx context.Context, src *source) error {
 		return nil
 	}
 	tags, err := r.engine.Tags(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region})
+	if src.regionHinted && bucketconfig.Classify(err) == bucketconfig.ClassRedirect {
+		// The event's Region was not the bucket's (S3 Control calls are
+		// recorded where the control endpoint was called): ask S3.
+		src.Region, src.regionHinted = "", false
+		return r.locate(ctx, src)
+	}
 	switch {
 	case bucketconfig.IsNoSuchBucket(err):
 		src.gone = true

@@ -59,10 +59,13 @@ type Decision struct {
 	// in-progress, failed-backoff, lease-held, changed-concurrently, is-destination,
 	// not-tagged, not-found; for detached tag-removed, region-removed,
 	// source-deleted; invalid-tag for invalid.
-	Reason     string `json:"reason"`
-	Execution  string `json:"execution,omitempty"`
-	SourceHash string `json:"sourceHash,omitempty"`
-	Error      string `json:"error,omitempty"`
+	Reason string `json:"reason"`
+	// Kinds are the configuration kinds a targeted decision compared (and
+	// its run applies); empty when every kind was.
+	Kinds      []string `json:"kinds,omitempty"`
+	Execution  string   `json:"execution,omitempty"`
+	SourceHash string   `json:"sourceHash,omitempty"`
+	Error      string   `json:"error,omitempty"`
 }
 
 // Summary is the outcome of one sweep. Started+Skipped+Failed+Invalid+
@@ -168,6 +171,26 @@ type source struct {
 	// seenIn are the Regions whose Tagging API listed the bucket.
 	seenIn []string
 	gone   bool
+	// change is set when a change event named the bucket: a destination is
+	// then reconciled as the mirror it belongs to, and only change.Kinds
+	// are compared (nil: every kind).
+	change *Change
+	// regionHinted: Region came from the event, not from S3.
+	regionHinted bool
+	// onlyRegion restricts the reconcile to the mirror in this destination
+	// Region (an event about that destination).
+	onlyRegion string
+}
+
+// Change is what a CloudTrail event says changed.
+type Change struct {
+	// Bucket is the bucket the call named: a source or a destination.
+	Bucket string
+	// Region is where the call was made (a hint; "" looks it up).
+	Region string
+	// Kinds are the configuration kinds the call can have changed; nil
+	// means every kind.
+	Kinds []string
 }
 
 // run is the state of one Sweep call.
@@ -197,6 +220,24 @@ func (s *Sweeper) Sweep(ctx context.Context, buckets []string) (Summary, error) 
 // cause outside the source (a direct invoke, `sweep --retry-failed`).
 func (s *Sweeper) SweepRetryingFailed(ctx context.Context, buckets []string) (Summary, error) {
 	return s.sweep(ctx, buckets, true)
+}
+
+// SweepChange reconciles the mirrors a change event touches: the bucket's
+// own mirrors if it is a source, the mirror it belongs to if it is a
+// destination (tag <prefix>source), comparing and applying only
+// change.Kinds on both sides.
+func (s *Sweeper) SweepChange(ctx context.Context, change Change) (Summary, error) {
+	began := s.now()
+	r := &run{Sweeper: s, owner: s.cfg.Owner + "-" + randomHex(4), pub: &publisher{client: s.events, bus: s.cfg.EventBus}}
+	src := &source{Name: change.Bucket, lookup: true, change: &change}
+	if change.Region != "" && mirror.ValidateRegion(change.Region) == nil {
+		src.Region, src.regionHinted = change.Region, true
+	}
+	r.process(ctx, []*source{src})
+	r.pub.flush(ctx)
+	sum := r.summary("targeted", s.now().Sub(began))
+	s.report(ctx, sum)
+	return sum, nil
 }
 
 func (s *Sweeper) sweep(ctx context.Context, buckets []string, retryFailed bool) (Summary, error) {
