@@ -198,9 +198,6 @@ func withStateMachine() envOption {
 }
 func withBus(bus string) envOption     { return func(o *envOptions) { o.bus = bus } }
 func withOwner(owner string) envOption { return func(o *envOptions) { o.owner = owner } }
-func withOwnRoles(arns ...string) envOption {
-	return func(o *envOptions) { o.ownRoles = arns }
-}
 func withAPIOption(f func(*middleware.Stack) error) envOption {
 	return func(o *envOptions) { o.apiOptions = append(o.apiOptions, f) }
 }
