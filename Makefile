@@ -54,6 +54,7 @@ lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
 	cfn-lint template.yaml deploy/forwarder.yaml
 	python3 scripts/sam-transform.py template.yaml >/dev/null
+	python3 scripts/sam-transform.py deploy/forwarder.yaml >/dev/null
 
 demo: ## the whole job on the embedded local cloud
 	$(GO) run ./cmd/demo

@@ -16,11 +16,14 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
+	s3controltypes "github.com/aws/aws-sdk-go-v2/service/s3control/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/inventory"
+	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
 	"github.com/bucketmirror/bucketmirror/pkg/sweep"
 )
 
@@ -245,6 +248,31 @@ func TestChangeEventsThroughTheHandler(t *testing.T) {
 		if slices.ContainsFunc(tags, func(tg s3types.Tag) bool { return aws.ToString(tg.Key) == "cost-center" }) {
 			t.Errorf("destination still has cost-center after UntagResource: %v", tags)
 		}
+	})
+	t.Run("tag-resource-abac", func(t *testing.T) {
+		// With ABAC on, S3 takes tag changes only through S3 Control
+		// TagResource: the change is made that way, and the event is the
+		// one it records.
+		abac := e.source("ev-abac", "us-west-2")
+		if _, err := e.s3(homeRegion).PutBucketAbac(e.ctx, &s3.PutBucketAbacInput{Bucket: aws.String(abac),
+			AbacStatus: &s3types.AbacStatus{Status: s3types.BucketAbacStatusEnabled}}); err != nil {
+			t.Fatal(err)
+		}
+		wantDecision(t, e.sweep(abac), abac, "us-west-2", sweep.ActionStarted, "new")
+		_, err := e.m.Clients.S3Control(homeRegion).TagResource(e.ctx, &s3control.TagResourceInput{AccountId: aws.String(localcloud.AccountID),
+			ResourceArn: aws.String("arn:aws:s3:::" + abac), Tags: []s3controltypes.Tag{{Key: aws.String("cost-center"), Value: aws.String("9999")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := handleEvent(t, h, "cloudtrail-tag-resource.json", fixtureSource, abac)
+		wantKinds(t, wantDecision(t, sum, abac, "us-west-2", sweep.ActionStarted, "source-changed"), "tags")
+		tags, err := e.m.Engine.Tags(e.ctx, bucketTarget(e.m.DerivedName(abac, "us-west-2"), "us-west-2"))
+		if err != nil || !slices.ContainsFunc(tags, func(tg s3types.Tag) bool {
+			return aws.ToString(tg.Key) == "cost-center" && aws.ToString(tg.Value) == "9999"
+		}) {
+			t.Errorf("destination tags %v (%v), want cost-center=9999 from the ABAC source", tags, err)
+		}
+		e.wantNothingStarted("a TagResource event on an ABAC source")
 	})
 	t.Run("access-denied", func(t *testing.T) {
 		e.rec.reset()

@@ -2,7 +2,6 @@ package sweep_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,29 +11,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
 	"github.com/bucketmirror/bucketmirror/pkg/sweep"
 )
 
-// handle decodes an event file and runs it through the handler exactly as
-// the Lambda runtime does (JSON in, JSON out).
+// handle runs an event file through the handler as the Lambda runtime does.
 func handle(t *testing.T, h *sweep.Handler, file string) sweep.Summary {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("../../events", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), raw)
-	if err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	var sum sweep.Summary
-	if err := json.Unmarshal(out, &sum); err != nil {
-		t.Fatalf("%s returned %s: %v", file, out, err)
-	}
-	return sum
+	return handleEvent(t, h, file)
 }
 
 func TestEventFixtures(t *testing.T) {
