@@ -262,3 +262,30 @@ func TestOutsideOwnBucketsCatchesForeignWrites(t *testing.T) {
 		})
 	}
 }
+
+func TestWorstCasePathAddsRetriesAlongTheLongestPath(t *testing.T) {
+	asl := decode[map[string]any](t, `{"StartAt": "A", "States": {
+		"A": {"Type": "Task", "TimeoutSeconds": 10, "Retry": [{"ErrorEquals": ["X"], "MaxAttempts": 2, "IntervalSeconds": 2, "BackoffRate": 2},
+		                                                      {"ErrorEquals": ["Y"], "MaxAttempts": 1, "IntervalSeconds": 100, "MaxDelaySeconds": 5}],
+		      "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Slow"}], "Next": "Done"},
+		"Slow": {"Type": "Task", "Next": "Done"},
+		"Done": {"Type": "Succeed"}}}`)
+	attempt := func(_ string, st map[string]any) (float64, string) {
+		if v, ok := st["TimeoutSeconds"].(float64); ok {
+			return v, ""
+		}
+		return 0, "no TimeoutSeconds"
+	}
+	worst, path, findings := worstCasePath(asl, attempt)
+	// A: 4 attempts of 10 s + delays 2, 4 and min(100, 5) = 51; Slow: unknown.
+	if worst != 51 || !slices.Equal(path, []string{"A", "Slow", "Done"}) && !slices.Equal(path, []string{"A", "Done"}) {
+		t.Errorf("worst = %v along %v, want 51", worst, path)
+	}
+	if len(findings) != 1 || !strings.Contains(findings[0], "Slow") {
+		t.Errorf("findings = %q, want Slow without TimeoutSeconds", findings)
+	}
+	loop := decode[map[string]any](t, `{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Choice", "Choices": [{"Next": "A"}], "Default": "C"}, "C": {"Type": "Succeed"}}}`)
+	if _, _, f := worstCasePath(loop, attempt); len(f) == 0 || !strings.Contains(f[0], "loop") {
+		t.Errorf("a loop was not reported: %q", f)
+	}
+}

@@ -544,3 +544,123 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// retrier is one Retry entry of an ASL Task, with the ASL defaults filled in
+// (MaxAttempts 3, IntervalSeconds 1, BackoffRate 2).
+type retrier struct {
+	MaxAttempts     float64
+	IntervalSeconds float64
+	BackoffRate     float64
+	MaxDelaySeconds float64 // 0 = no cap
+}
+
+func retriers(st map[string]any) []retrier {
+	var out []retrier
+	list, _ := st["Retry"].([]any)
+	for _, r := range list {
+		m, _ := r.(map[string]any)
+		rt := retrier{MaxAttempts: 3, IntervalSeconds: 1, BackoffRate: 2}
+		if v, ok := m["MaxAttempts"].(float64); ok {
+			rt.MaxAttempts = v
+		}
+		if v, ok := m["IntervalSeconds"].(float64); ok {
+			rt.IntervalSeconds = v
+		}
+		if v, ok := m["BackoffRate"].(float64); ok {
+			rt.BackoffRate = v
+		}
+		if v, ok := m["MaxDelaySeconds"].(float64); ok {
+			rt.MaxDelaySeconds = v
+		}
+		out = append(out, rt)
+	}
+	return out
+}
+
+// taskWorstCase is the longest a Task state can take: every retrier can
+// use all its attempts (each has its own counter), each attempt running to
+// the attempt's timeout, plus every retry interval (IntervalSeconds ×
+// BackoffRate^n, capped by MaxDelaySeconds; jitter only shortens them).
+func taskWorstCase(attemptSeconds float64, rs []retrier) float64 {
+	total := attemptSeconds
+	for _, r := range rs {
+		delay := r.IntervalSeconds
+		for range int(r.MaxAttempts) {
+			d := delay
+			if r.MaxDelaySeconds > 0 {
+				d = min(d, r.MaxDelaySeconds)
+			}
+			total += attemptSeconds + d
+			delay *= r.BackoffRate
+		}
+	}
+	return total
+}
+
+// worstCasePath walks an ASL definition's states from StartAt and returns
+// the longest time any path to a terminal state can take, and that path.
+// attempt gives each Task's time per attempt (findings when unknown: a
+// Task without TimeoutSeconds runs for up to a year). Loops are findings.
+func worstCasePath(asl map[string]any, attempt func(name string, st map[string]any) (float64, string)) (float64, []string, []string) {
+	states, _ := asl["States"].(map[string]any)
+	var findings []string
+	type result struct {
+		seconds float64
+		path    []string
+	}
+	memo := map[string]result{}
+	visiting := map[string]bool{}
+	var walk func(name string) result
+	walk = func(name string) result {
+		if r, ok := memo[name]; ok {
+			return r
+		}
+		if visiting[name] {
+			findings = append(findings, fmt.Sprintf("state %s is part of a loop: the worst case is unbounded", name))
+			return result{}
+		}
+		visiting[name] = true
+		defer delete(visiting, name)
+		st, ok := states[name].(map[string]any)
+		if !ok {
+			findings = append(findings, fmt.Sprintf("state %s does not exist", name))
+			return result{}
+		}
+		own := 0.0
+		if st["Type"] == "Task" {
+			seconds, why := attempt(name, st)
+			if why != "" {
+				findings = append(findings, fmt.Sprintf("Task %s: %s", name, why))
+			}
+			own = taskWorstCase(seconds, retriers(st))
+		}
+		var next []string
+		if n, ok := st["Next"].(string); ok {
+			next = append(next, n)
+		}
+		if n, ok := st["Default"].(string); ok {
+			next = append(next, n)
+		}
+		for _, key := range []string{"Choices", "Catch"} {
+			list, _ := st[key].([]any)
+			for _, c := range list {
+				cm, _ := c.(map[string]any)
+				if n, ok := cm["Next"].(string); ok {
+					next = append(next, n)
+				}
+			}
+		}
+		best := result{}
+		for _, n := range next {
+			if r := walk(n); best.path == nil || r.seconds > best.seconds {
+				best = r
+			}
+		}
+		r := result{seconds: own + best.seconds, path: append([]string{name}, best.path...)}
+		memo[name] = r
+		return r
+	}
+	start, _ := asl["StartAt"].(string)
+	r := walk(start)
+	return r.seconds, r.path, findings
+}

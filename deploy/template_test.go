@@ -911,3 +911,64 @@ func TestRegionParameters(t *testing.T) {
 		t.Error("AllowedRegions is both where sources are searched and where destinations are written: split it")
 	}
 }
+
+// executionMargin is the share of the execution timeout the worst case of
+// every path may use: an execution-level timeout cannot be caught, so it
+// must never be what ends a run (the run would stay CREATED, unrecorded).
+const executionMargin = 0.9
+
+// TestWorstCaseFitsTheExecutionTimeout computes, from the ASL and the
+// template, the longest any execution path can run - every Task's attempts
+// (1 + each retrier's MaxAttempts) at its TimeoutSeconds, plus the retry
+// intervals (IntervalSeconds, BackoffRate, MaxDelaySeconds) - and fails
+// when it does not fit TimeoutSeconds with margin. A Lambda Task's timeout
+// must exceed its function's Timeout (so the function's own deadline ends
+// a stuck attempt, with its log and record), and a function that waits for
+// a new bucket to propagate must outlast that wait.
+func TestWorstCaseFitsTheExecutionTimeout(t *testing.T) {
+	source, _ := loadTemplates(t)
+	_, sm := mirrorStateMachine(t, source)
+	subs, _ := sm.Properties["DefinitionSubstitutions"].(map[string]any)
+	raw, err := os.ReadFile(filepath.Join(repoRoot, aslPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asl map[string]any
+	if err := json.Unmarshal(raw, &asl); err != nil {
+		t.Fatal(err)
+	}
+	limit, ok := asl["TimeoutSeconds"].(float64)
+	if !ok || limit <= 0 {
+		t.Fatalf("%s has no TimeoutSeconds", aslPath)
+	}
+	propagation := bucketconfig.DefaultPropagationTimeout.Seconds()
+	attempt := func(name string, st map[string]any) (float64, string) {
+		timeout, ok := st["TimeoutSeconds"].(float64)
+		if !ok {
+			return 0, "no TimeoutSeconds: an attempt could run for a year"
+		}
+		res, _ := st["Resource"].(string)
+		if m := wholePlaceholder.FindStringSubmatch(res); m != nil {
+			fn := strings.TrimSuffix(strings.TrimPrefix(strings.Join(values(subs[m[1]]), ""), "${"), ".Arn}")
+			fnTimeout, ok := source.Resources[fn].Properties["Timeout"].(float64)
+			switch {
+			case !ok:
+				return timeout, fmt.Sprintf("its function %s has no Timeout", fn)
+			case fnTimeout >= timeout:
+				return timeout, fmt.Sprintf("TimeoutSeconds %v must exceed function %s's Timeout %v, so the function's deadline ends a stuck attempt", timeout, fn, fnTimeout)
+			case fnTimeout <= propagation+10:
+				return timeout, fmt.Sprintf("function %s's Timeout %v must outlast the bucket propagation wait (%v s) with margin", fn, fnTimeout, propagation)
+			}
+		}
+		return timeout, ""
+	}
+	worst, path, findings := worstCasePath(asl, attempt)
+	for _, f := range findings {
+		t.Error(f)
+	}
+	t.Logf("worst case %.0f s along %s; execution timeout %.0f s", worst, strings.Join(path, " → "), limit)
+	if worst > executionMargin*limit {
+		t.Errorf("the worst case of path %s is %.0f s, more than %.0f%% of the execution timeout %.0f s: bound the retries or the timeouts",
+			strings.Join(path, " → "), worst, executionMargin*100, limit)
+	}
+}

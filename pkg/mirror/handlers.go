@@ -35,6 +35,15 @@ type TransientError struct{ Message string }
 
 func (e *TransientError) Error() string { return e.Message }
 
+// DeadlineError: the step ran out of its time (the Lambda's deadline less
+// RecordTimeout). The run is recorded FAILED; the state machine does not
+// retry it - another attempt would most likely run out of time as well,
+// and retries of whole timeouts would outlast the execution - and the next
+// sweep tries again.
+type DeadlineError struct{ Message string }
+
+func (e *DeadlineError) Error() string { return e.Message }
+
 // InternalError is any other failure; the state machine does not retry it.
 type InternalError struct{ Message string }
 
@@ -47,21 +56,35 @@ func lambdaError(err error) error {
 		invalid   *InvalidInputError
 		notFound  *SourceNotFoundError
 		foreign   *ForeignBucketError
+		conflict  *DestinationConflictError
 		configure *ConfigureError
 	)
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &invalid), errors.As(err, &notFound), errors.As(err, &foreign), errors.As(err, &configure):
+	case errors.As(err, &invalid), errors.As(err, &notFound), errors.As(err, &foreign), errors.As(err, &conflict), errors.As(err, &configure):
 		return err
-	case errors.Is(err, context.DeadlineExceeded), bucketconfig.Classify(err) == bucketconfig.ClassRetryable:
+	case errors.Is(err, context.DeadlineExceeded):
+		return &DeadlineError{Message: "the step ran out of time: " + err.Error()}
+	case bucketconfig.Classify(err) == bucketconfig.ClassRetryable:
 		return &TransientError{Message: err.Error()}
 	}
 	return &InternalError{Message: err.Error()}
 }
 
+// workContext ends a step's work RecordTimeout before the Lambda's
+// deadline, so that the step records its run before Lambda stops it.
+func workContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, deadline.Add(-RecordTimeout))
+	}
+	return context.WithCancel(ctx)
+}
+
 // CreateHandler is the create Lambda's handler.
 func (m *Mirrorer) CreateHandler(ctx context.Context, ev Event) (State, error) {
+	ctx, cancel := workContext(ctx)
+	defer cancel()
 	st, err := m.Create(ctx, ev.input())
 	if err != nil {
 		m.log().ErrorContext(ctx, "create failed", "bucket", st.SourceBucketARN, "region", st.DestRegion, "dest", st.DestBucket, "run", st.RunID, "error", err)
@@ -71,6 +94,8 @@ func (m *Mirrorer) CreateHandler(ctx context.Context, ev Event) (State, error) {
 
 // ConfigureHandler is the configure Lambda's handler.
 func (m *Mirrorer) ConfigureHandler(ctx context.Context, st State) (State, error) {
+	ctx, cancel := workContext(ctx)
+	defer cancel()
 	out, err := m.Configure(ctx, st)
 	if err != nil {
 		m.log().ErrorContext(ctx, "configure failed", "bucket", st.SourceBucketARN, "region", st.DestRegion, "dest", out.DestBucket, "run", st.RunID, "kind", out.FailedKind, "code", out.ErrorCode, "error", err)

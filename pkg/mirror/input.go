@@ -29,7 +29,8 @@ type Input struct {
 	// (the sweep), instead of a random dest- name (the blog).
 	DeterministicName bool `json:"deterministicName,omitempty"`
 	// Adopt allows using an existing destination bucket that does not carry
-	// bucketmirror's source tag.
+	// bucketmirror's source tag, and moving the mirror to it from the
+	// destination recorded before.
 	Adopt bool `json:"adopt,omitempty"`
 	// Kinds, when set, makes the run targeted: only these configuration
 	// kinds are read on both buckets, compared and applied (a change event
@@ -37,6 +38,10 @@ type Input struct {
 	// in destBucketARN and a FINISHED mirror record with per-kind hashes;
 	// without them the run covers every kind.
 	Kinds []string `json:"kinds,omitempty"`
+	// Repoint allows moving the mirror from its recorded destination to
+	// DestBucketARN (a bucketmirror bucket): the sweep sets it when the
+	// source's destination-bucket tag names another bucket than the record.
+	Repoint bool `json:"repoint,omitempty"`
 }
 
 // State is what the create step returns and the configure step reads: the

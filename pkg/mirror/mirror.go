@@ -41,6 +41,17 @@ func (e *ForeignBucketError) Error() string {
 	return fmt.Sprintf("destination bucket %q is not bucketmirror's (%s): refusing to touch it; pass adopt to take it over", e.Bucket, e.Reason)
 }
 
+// DestinationConflictError: the request names a destination other than the
+// one recorded for the source and Region. It is refused before any AWS call
+// and changes no record: repointing a mirror is only done on purpose
+// (Adopt, or the sweep after the source's destination-bucket tag changed).
+type DestinationConflictError struct{ Source, Region, Recorded, Requested string }
+
+func (e *DestinationConflictError) Error() string {
+	return fmt.Sprintf("source bucket %q is mirrored to %q in %s, not to %q: refusing to repoint the mirror; "+
+		"pass adopt to move it to %q, or omit the destination", e.Source, e.Recorded, e.Region, e.Requested, e.Requested)
+}
+
 // ConfigureError: one or more kinds failed; the run is recorded FAILED.
 type ConfigureError struct {
 	Kind, Code, Message string
@@ -155,10 +166,17 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 		m.recordFailure(ctx, source, in.DestRegion, st.DestBucket, in.RunID, startedAt, err)
 		return st, err
 	}
+	prev, err := m.Store.GetMirror(ctx, source, in.DestRegion)
+	if err != nil {
+		return fail(fmt.Errorf("reading the mirror record: %w", err))
+	}
+	if err := m.checkRepoint(source, dest, in, prev); err != nil {
+		return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
+	}
 	if targeted, err := m.targetedCreate(ctx, source, dest, in); err != nil {
 		return fail(err)
 	} else if targeted {
-		return m.created(ctx, st, source, dest, startedAt)
+		return m.created(ctx, st, source, dest, startedAt, prev)
 	}
 	st.Kinds = nil
 	in.Kinds = nil
@@ -167,30 +185,26 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 		return fail(err)
 	}
 	if dest == "" {
-		if dest, err = m.chooseName(ctx, source, in); err != nil {
-			return fail(err)
-		}
+		dest = m.chooseName(source, in, prev)
 	}
 	st.DestBucket = dest
 	st.DestBucketARN = "arn:aws:s3:::" + dest
 	if err := m.ensureBucket(ctx, source, dest, in.DestRegion, objectLock, in.Adopt); err != nil {
 		return fail(err)
 	}
-	return m.created(ctx, st, source, dest, startedAt)
+	return m.created(ctx, st, source, dest, startedAt, prev)
 }
 
-// created records the run as CREATED.
-func (m *Mirrorer) created(ctx context.Context, st State, source, dest, startedAt string) (State, error) {
+// created records the run as CREATED; prev is the mirror record it replaces.
+func (m *Mirrorer) created(ctx context.Context, st State, source, dest, startedAt string, prev *inventory.Mirror) (State, error) {
 	in := st.Input
 	st.DestBucket = dest
 	st.DestBucketARN = "arn:aws:s3:::" + dest
 	st.Status = StatusCreated
 	run := inventory.Run{Source: source, Region: in.DestRegion, RunID: in.RunID, StartedAt: startedAt, Dest: dest, Status: StatusCreated, Kinds: in.Kinds}
 	rec := inventory.Mirror{Source: source, Region: in.DestRegion, Dest: dest, Status: StatusCreated, LastRunID: in.RunID, LastRunAt: startedAt, SourceRegion: in.SourceRegion}
-	if prev, err := m.Store.GetMirror(ctx, source, in.DestRegion); err == nil {
-		rec.Inherit(prev)
-	}
-	if err := m.Store.PutRun(ctx, run, rec); err != nil {
+	rec.Inherit(prev)
+	if err := m.putRun(ctx, run, rec); err != nil {
 		return st, err
 	}
 	m.log().InfoContext(ctx, "destination ready", "bucket", source, "region", in.DestRegion, "dest", dest, "run", in.RunID, "kinds", in.Kinds)
@@ -224,18 +238,27 @@ func (m *Mirrorer) sourceObjectLock(ctx context.Context, source, region string) 
 	return lock, err
 }
 
-// chooseName reuses the destination a previous run recorded, so re-running
-// the blog payload (no destBucketARN) never makes a second bucket.
-func (m *Mirrorer) chooseName(ctx context.Context, source string, in Input) (string, error) {
-	if prev, err := m.Store.GetMirror(ctx, source, in.DestRegion); err != nil {
-		return "", err
-	} else if prev != nil && prev.Dest != "" {
-		return prev.Dest, nil
+// chooseName reuses the destination a previous run recorded (prev), so
+// re-running the blog payload (no destBucketARN) never makes a second bucket.
+func (m *Mirrorer) chooseName(source string, in Input, prev *inventory.Mirror) string {
+	if prev != nil && prev.Dest != "" {
+		return prev.Dest
 	}
 	if in.DeterministicName {
-		return m.DerivedName(source, in.DestRegion), nil
+		return m.DerivedName(source, in.DestRegion)
 	}
-	return m.randomName(source), nil
+	return m.randomName(source)
+}
+
+// checkRepoint refuses a request naming a destination (dest) other than the
+// one recorded (prev) unless it says it means to move the mirror (Adopt,
+// Repoint): a mistyped or foreign destBucketARN must not orphan a healthy
+// destination.
+func (m *Mirrorer) checkRepoint(source, dest string, in Input, prev *inventory.Mirror) error {
+	if dest == "" || prev == nil || prev.Dest == "" || prev.Dest == dest || in.Adopt || in.Repoint {
+		return nil
+	}
+	return &DestinationConflictError{Source: source, Region: in.DestRegion, Recorded: prev.Dest, Requested: dest}
 }
 
 // ensureBucket creates dest in region tagged with its source, or accepts
@@ -339,6 +362,15 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 		return st, err
 	}
 	st.SourceBucket, st.DestBucket = source, dest
+	prev, err := m.Store.GetMirror(ctx, source, st.DestRegion)
+	if err != nil {
+		st.Status, st.Error = StatusFailed, err.Error()
+		return st, err
+	}
+	if err := m.checkRepoint(source, dest, st.Input, prev); err != nil {
+		st.Status, st.Error = StatusFailed, err.Error()
+		return st, err
+	}
 	// Configure can be invoked on its own (a direct invoke, a hand-written
 	// state machine input): it must refuse a bucket that is not ours as
 	// create does, before writing anything.
@@ -348,11 +380,6 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 		return st, err
 	}
 	mir := bucketconfig.Mirror{Source: bucketconfig.Bucket{Name: source, Region: st.SourceRegion}, Dest: bucketconfig.Bucket{Name: dest, Region: st.DestRegion}}
-	prev, err := m.Store.GetMirror(ctx, source, st.DestRegion)
-	if err != nil {
-		st.Status, st.Error = StatusFailed, err.Error()
-		return st, err
-	}
 	if st.Kinds != nil && (prev == nil || prev.SourceKinds == nil || prev.DestKinds == nil) {
 		// Nothing to merge the kinds into: the hashes of a targeted run
 		// would not describe the whole bucket.
@@ -366,6 +393,8 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 	}
 	after, err := m.Engine.SnapshotKinds(ctx, mir.Dest, st.Kinds)
 	if err != nil {
+		st.Status, st.Error = StatusFailed, err.Error()
+		m.recordFailure(ctx, source, st.DestRegion, dest, st.RunID, startedAt, err)
 		return st, err
 	}
 	srcJSON, _ := json.Marshal(plan.Source.JSON())
@@ -404,7 +433,7 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 		rec.Inherit(prev)
 		runErr = ce
 	}
-	if err := m.Store.PutRun(ctx, run, rec); err != nil {
+	if err := m.putRun(ctx, run, rec); err != nil {
 		return st, errors.Join(runErr, err)
 	}
 	m.logKinds(ctx, source, st.DestRegion, dest, st.RunID, results)
@@ -469,12 +498,16 @@ func (m *Mirrorer) runMetrics(ctx context.Context, startedAt, status string, res
 // before it could write its own; a failure to record is logged, the step's
 // error is what the caller reports.
 func (m *Mirrorer) recordFailure(ctx context.Context, source, region, dest, runID, startedAt string, cause error) {
+	ctx, cancel := recordContext(ctx)
+	defer cancel()
 	run := inventory.Run{Source: source, Region: region, RunID: runID, StartedAt: startedAt, Dest: dest, Status: StatusFailed,
 		Error: cause.Error(), Cause: errorType(cause), FinishedAt: m.now().Format(time.RFC3339Nano)}
 	rec := inventory.Mirror{Source: source, Region: region, Dest: dest, Status: StatusFailed, LastRunID: runID, LastRunAt: startedAt, LastError: cause.Error()}
 	if prev, err := m.Store.GetMirror(ctx, source, region); err == nil && prev != nil {
 		rec.Inherit(prev)
-		if rec.Dest == "" {
+		// A failed run never moves the mirror: it stays on the destination
+		// it had, which a request naming another one must not orphan.
+		if prev.Dest != "" {
 			rec.Dest = prev.Dest
 		}
 	}
@@ -482,6 +515,22 @@ func (m *Mirrorer) recordFailure(ctx context.Context, source, region, dest, runI
 		m.log().ErrorContext(ctx, "recording failed run", "bucket", source, "region", region, "run", runID, "error", err)
 	}
 	m.runMetrics(ctx, startedAt, StatusFailed, nil)
+}
+
+// RecordTimeout bounds a run record's write. It runs on a context of its
+// own, so a step whose work ran out of time still records it; the Lambda
+// handlers end the work RecordTimeout before their deadline for that.
+const RecordTimeout = 10 * time.Second
+
+func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), RecordTimeout)
+}
+
+// putRun writes a step's run and mirror records, even when ctx is done.
+func (m *Mirrorer) putRun(ctx context.Context, run inventory.Run, rec inventory.Mirror) error {
+	ctx, cancel := recordContext(ctx)
+	defer cancel()
+	return m.Store.PutRun(ctx, run, rec)
 }
 
 // Run does both steps in-process, as the CLI's mirror and sweep --local do.

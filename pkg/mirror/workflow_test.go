@@ -34,6 +34,9 @@ var (
 	// denyCORSOn makes PutBucketCors on this destination answer AccessDenied,
 	// an error the emulator cannot produce on its own.
 	denyCORSOn atomic.Value
+	// hangCreateOf makes CreateBucket of this bucket wait until its context
+	// ends, as a stuck call to S3 would (the emulator always answers).
+	hangCreateOf atomic.Value
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -47,6 +50,7 @@ func run(m *testing.M) int {
 	}
 	defer cloud.Close()
 	denyCORSOn.Store("")
+	hangCreateOf.Store("")
 	cfg := cloud.AWSConfig()
 	cfg.APIOptions = append(cfg.APIOptions, injectAccessDenied)
 	mirrorer = mirror.NewMirrorer(cfg, mirror.Config{Table: "bucketmirror-test", TagPrefix: "bucketmirror:", AccountID: localcloud.AccountID},
@@ -67,6 +71,10 @@ func injectAccessDenied(stack *middleware.Stack) error {
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			if p, ok := in.Parameters.(*s3.PutBucketCorsInput); ok && aws.ToString(p.Bucket) == denyCORSOn.Load().(string) {
 				return middleware.InitializeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{Code: "AccessDenied", Message: "Access Denied (injected by the test)"}
+			}
+			if p, ok := in.Parameters.(*s3.CreateBucketInput); ok && aws.ToString(p.Bucket) == hangCreateOf.Load().(string) {
+				<-ctx.Done()
+				return middleware.InitializeOutput{}, middleware.Metadata{}, ctx.Err()
 			}
 			return next.HandleInitialize(ctx, in)
 		}), middleware.Before)

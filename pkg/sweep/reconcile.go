@@ -360,7 +360,16 @@ func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.M
 		// A targeted run: the destination exists and is the recorded one.
 		in.Kinds, in.DestBucketARN = d.Kinds, "arn:aws:s3:::"+rec.Dest
 	}
-	marked := inventory.Mirror{Source: src.Name, Region: t.Region, Dest: d.Dest, Status: inventory.StatusStarted,
+	// The source's destination-bucket tag names another bucket than the
+	// record: the tag is the user's explicit wish, so the run may move the
+	// mirror (create refuses an unasked repoint). The record itself moves
+	// only when create has the new destination ready.
+	markedDest := d.Dest
+	if rec != nil && rec.Dest != "" {
+		in.Repoint = t.Dest != "" && t.Dest != rec.Dest && d.Kinds == nil
+		markedDest = rec.Dest
+	}
+	marked := inventory.Mirror{Source: src.Name, Region: t.Region, Dest: markedDest, Status: inventory.StatusStarted,
 		LastRunID: d.Execution, LastRunAt: r.now().Format("2006-01-02T15:04:05.000Z"), SourceRegion: src.Region}
 	marked.Inherit(rec)
 	marked.Attempts, marked.AttemptHash = 1, d.SourceHash
