@@ -129,6 +129,10 @@ func TestForwarderTemplate(t *testing.T) {
 	if len(sel) != 1 || pathOf(sel[0], "ReadWriteType") != "WriteOnly" || pathOf(sel[0], "IncludeManagementEvents") != true {
 		t.Errorf("trail selectors %v, want write management events", sel)
 	}
+	source, _ := loadTemplates(t)
+	if got, want := pathOf(tmpl.Parameters, "NamePrefix", "AllowedPattern"), pathOf(source.Parameters, "DestinationNamePrefix", "AllowedPattern"); got != want {
+		t.Errorf("NamePrefix pattern %v differs from the home stack's DestinationNamePrefix %v", got, want)
+	}
 	if name := values(tmpl.Resources["TrailBucket"].Properties["BucketName"]); len(name) != 1 || !strings.HasPrefix(name[0], "${NamePrefix}") {
 		t.Errorf("trail bucket name %v, want it under the name prefix", name)
 	}
