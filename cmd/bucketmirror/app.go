@@ -65,6 +65,8 @@ const envHelp = `Environment:
                                    destinations, space-separated (sweep needs it)
   BUCKETMIRROR_DEST_PREFIX         prefix of generated destination names (default dest-)
   BUCKETMIRROR_KMS_KEY_MAP         JSON object: source KMS key ARN or alias -> destination key
+  BUCKETMIRROR_POLICY_VALUE_MAP    JSON object: Region-bound bucket-policy condition value
+                                   (vpc-, vpce-, KMS/SNS/SQS ARN) -> destination value
   BUCKETMIRROR_EVENT_BUS           EventBridge bus for sweep events (default: default)
   BUCKETMIRROR_ACCOUNT_ID          the account (default: found with sts:GetCallerIdentity)
 

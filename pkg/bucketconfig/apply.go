@@ -204,4 +204,10 @@ func mergeSnapshot(into, from *Snapshot) {
 	for k, err := range from.Errors {
 		into.Errors[k] = err
 	}
+	for k, code := range from.Unavailable {
+		if into.Unavailable == nil {
+			into.Unavailable = map[string]string{}
+		}
+		into.Unavailable[k] = code
+	}
 }

@@ -27,10 +27,18 @@ const (
 	codeNoSuchReplication           = "ReplicationConfigurationNotFoundError"
 	codeNoSuchConfiguration         = "NoSuchConfiguration" // inventory, analytics, metrics, intelligent-tiering
 	codeNoSuchMetadataConfiguration = "MetadataConfigurationNotFound"
-	// The legacy GetBucketMetadataTableConfiguration's code is undocumented;
-	// this is the name the local cloud answers with.
+	// The legacy GetBucketMetadataTableConfiguration answers a bucket without
+	// a configuration with V1APIsNotAllowed (405) on accounts that never used
+	// V1 (docs/s3-conformance.md, s3-metadata-v1-not-allowed); the older
+	// not-found name is kept for accounts that still have V1.
+	codeV1APIsNotAllowed    = "V1APIsNotAllowed"
 	codeNoSuchMetadataTable = "MetadataTableConfigurationNotFound"
 	codeNotImplemented      = "NotImplemented"
+	// What a Region answers for a bucket API it does not offer: 405 in the
+	// aws partition (Transfer Acceleration in af-south-1), 400
+	// UnsupportedArgument in GovCloud (docs/s3-conformance.md).
+	codeMethodNotAllowed    = "MethodNotAllowed"
+	codeUnsupportedArgument = "UnsupportedArgument"
 	// CreateBucket of a name this account already owns (outside us-east-1) /
 	// that another account owns.
 	codeBucketAlreadyOwnedByYou = "BucketAlreadyOwnedByYou"
@@ -98,6 +106,16 @@ func Classify(err error, notFound ...string) Class {
 	}
 	return ClassOther
 }
+
+// unavailableCodes answer a configuration *read* (a GET without arguments)
+// in a Region that does not offer the API. On a read nothing else can make
+// S3 answer them, so they are safe to take as "not offered here"; writes are
+// never classified this way.
+var unavailableCodes = map[string]bool{codeMethodNotAllowed: true, codeUnsupportedArgument: true, codeNotImplemented: true}
+
+// isUnavailable says whether a read error means the Region does not offer
+// the kind's API.
+func isUnavailable(err error) bool { return err != nil && unavailableCodes[ErrorCode(err)] }
 
 // IsNoSuchBucket says whether err is S3's NoSuchBucket.
 func IsNoSuchBucket(err error) bool { return ErrorCode(err) == codeNoSuchBucket }

@@ -60,6 +60,11 @@ type Options struct {
 	// KMSKeys maps a source KMS key (ARN, key id or alias name) to the key to
 	// use in the destination, overriding the same-alias lookup.
 	KMSKeys map[string]string
+	// PolicyValues maps a Region-bound value in a bucket policy condition
+	// (aws:SourceVpc / aws:SourceVpce ids, KMS/SNS/SQS ARNs) to the one to
+	// use in the destination Region; unmapped ones keep the policy from
+	// being copied (BUCKETMIRROR_POLICY_VALUE_MAP).
+	PolicyValues map[string]string
 	// NotificationTargets maps a source SNS/SQS/Lambda ARN to the one to use
 	// in the destination Region; unmapped targets are reported, not copied.
 	NotificationTargets map[string]string

@@ -34,32 +34,28 @@ var metadataKind = &spec[metadataConfig]{
 	writeActions: []string{},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*metadataConfig, error) {
 		client := e.clients.S3(b.Region)
-		// The V2 Get answers for V1 configurations too; the V1 Get is the
-		// fallback for endpoints that know only V1. A bucket without either
-		// (the common case) needs both answers, so both are asked at once
-		// rather than one round trip after the other.
-		var (
-			legacy    *s3.GetBucketMetadataTableConfigurationOutput
-			legacyErr error
-			done      = make(chan struct{})
-		)
-		go func() {
-			defer close(done)
-			legacy, legacyErr = client.GetBucketMetadataTableConfiguration(ctx, &s3.GetBucketMetadataTableConfigurationInput{Bucket: &b.Name})
-		}()
+		// Trust V2: GetBucketMetadataConfiguration answers for V1
+		// configurations too (API Reference), and on real S3 the V1 Get
+		// of a bucket without one answers V1APIsNotAllowed, not a
+		// not-found. V1 is asked only where V2 is not offered.
 		out, err := client.GetBucketMetadataConfiguration(ctx, &s3.GetBucketMetadataConfigurationInput{Bucket: &b.Name})
-		<-done
-		if err == nil {
+		switch {
+		case err == nil:
 			if out.GetBucketMetadataConfigurationResult == nil || out.GetBucketMetadataConfigurationResult.MetadataConfigurationResult == nil {
 				return nil, nil
 			}
 			return metadataFromV2(out.GetBucketMetadataConfigurationResult.MetadataConfigurationResult), nil
-		}
-		if !isNotFound(err, codeNoSuchMetadataConfiguration) {
+		case isNotFound(err, codeNoSuchMetadataConfiguration):
+			return nil, nil
+		case !isUnavailable(err):
 			return nil, err
 		}
-		if isNotFound(legacyErr, codeNoSuchMetadataTable) {
+		legacy, legacyErr := client.GetBucketMetadataTableConfiguration(ctx, &s3.GetBucketMetadataTableConfigurationInput{Bucket: &b.Name})
+		if isNotFound(legacyErr, codeNoSuchMetadataTable, codeV1APIsNotAllowed) {
 			return nil, nil
+		}
+		if isUnavailable(legacyErr) {
+			return nil, err // neither API here: the V2 answer says so
 		}
 		if legacyErr != nil {
 			return nil, legacyErr

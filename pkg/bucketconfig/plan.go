@@ -122,6 +122,13 @@ func (e *Engine) planKind(ctx context.Context, k Kind, m Mirror, src, dst *Snaps
 		step.Action, step.Err = ActionError, err
 		return step
 	}
+	if code, ok := src.Unavailable[name]; ok {
+		// Nothing the source could have, nothing to copy: a note, not a failure.
+		step.Action = ActionReport
+		step.Notes = []Note{{Kind: name, Severity: SeverityInfo, Message: fmt.Sprintf(
+			"%s is not available in %s (S3 answers %s for %s): nothing to copy", name, m.Source.Region, code, m.Source.Name)}}
+		return step
+	}
 	desired, notes, err := k.transform(ctx, e, m, src.Values[name])
 	step.Notes = notes
 	if err != nil {
@@ -140,6 +147,22 @@ func (e *Engine) planKind(ctx context.Context, k Kind, m Mirror, src, dst *Snaps
 	}
 	if err := dst.Errors[name]; err != nil {
 		step.Action, step.Err = ActionError, err
+		return step
+	}
+	if code, ok := dst.Unavailable[name]; ok {
+		// The destination Region does not offer the kind. A source
+		// configuration of it cannot exist there: report it once per run
+		// (the run finishes, so the sweep does not retry it forever).
+		step.Action = ActionNone
+		note := Note{Kind: name, Severity: SeverityInfo, Message: fmt.Sprintf(
+			"%s is not available in %s (S3 answers %s for %s)", name, m.Dest.Region, code, m.Dest.Name)}
+		if desired != nil {
+			step.Action = ActionReport
+			note.Severity = SeverityNotCopied
+			note.Message = fmt.Sprintf("%s of %s is not copied: %s is not available in %s (S3 answers %s for %s), so this configuration cannot exist there",
+				name, m.Source.Name, name, m.Dest.Region, code, m.Dest.Name)
+		}
+		step.Notes = append(step.Notes, note)
 		return step
 	}
 	return diff(step, desired, dst.Values[name])

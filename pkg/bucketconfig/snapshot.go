@@ -21,6 +21,9 @@ type Snapshot struct {
 	Errors map[string]error
 	// kinds are the names of the kinds read, in catalog order.
 	kinds []string
+	// Unavailable holds the kinds whose API the bucket's Region does not
+	// offer, with the code S3 answered: not an error, a note.
+	Unavailable map[string]string
 }
 
 // JSON returns the canonical JSON of every configured kind.
@@ -54,6 +57,9 @@ func (s *Snapshot) KindHashes() map[string]string {
 	}
 	for k, err := range s.Errors {
 		out[k] = "error:" + ErrorCode(err)
+	}
+	for k, code := range s.Unavailable {
+		out[k] = "unavailable:" + code
 	}
 	return out
 }
@@ -133,7 +139,7 @@ func KindsNamed(names []string) ([]Kind, error) {
 }
 
 func (e *Engine) snapshotKinds(ctx context.Context, b Bucket, kinds []Kind) *Snapshot {
-	s := &Snapshot{Bucket: b, Values: map[string]value{}, Errors: map[string]error{}}
+	s := &Snapshot{Bucket: b, Values: map[string]value{}, Errors: map[string]error{}, Unavailable: map[string]string{}}
 	for _, k := range kinds {
 		s.kinds = append(s.kinds, k.Name())
 	}
@@ -150,6 +156,8 @@ func (e *Engine) snapshotKinds(ctx context.Context, b Bucket, kinds []Kind) *Sna
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
+			case isUnavailable(err):
+				s.Unavailable[k.Name()] = ErrorCode(err)
 			case err != nil:
 				s.Errors[k.Name()] = err
 			case v != nil:

@@ -307,12 +307,9 @@ def _handle_s3(res, method, bucket, qs):
 # ------------------------------------------------------- S3 Metadata tables
 # There is no S3 Tables here, so no table is created: a configuration is kept
 # and answered with the result shapes of the S3 API reference, its tables
-# ACTIVE at once. The not-found code of the V2 API is the one real S3 answers;
-# the V1 (metadataTable) code is undocumented, this is our best guess.
-META_NOT_FOUND = {
-    "metadataConfiguration": "MetadataConfigurationNotFound",
-    "metadataTable": "MetadataTableConfigurationNotFound",
-}
+# ACTIVE at once. The codes a bucket without a configuration gets are the ones
+# real S3 answers (docs/s3-conformance.md).
+META_NOT_FOUND = {"metadataConfiguration": "MetadataConfigurationNotFound"}
 V1_NAMESPACE = "aws_s3_metadata"  # where V1 puts its table in the customer's table bucket
 
 
@@ -394,7 +391,7 @@ def _metadata_v1_result(cfg):
 
 def _metadata(method, res, bucket, b, st, api):
     """POST (create), GET and DELETE of ?metadataConfiguration (V2) and ?metadataTable (V1)."""
-    # conformance: s3-metadata-v2, s3-metadata-v2-not-found, s3-metadata-v1, s3-metadata-v1-on-v2, s3-metadata-v1-not-found
+    # conformance: s3-metadata-v2, s3-metadata-v2-not-found, s3-metadata-v1, s3-metadata-v1-on-v2, s3-metadata-v1-not-allowed
     cfg = st.get("metadata")
     if method == "POST":
         cfg = _metadata_create(res, b, api)
@@ -408,7 +405,15 @@ def _metadata(method, res, bucket, b, st, api):
     if method not in ("GET", "DELETE"):
         return _error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.", bucket)
     if cfg is None:
-        return _error(404, META_NOT_FOUND[api], "The specified bucket does not have a metadata configuration.", bucket)
+        if api == "metadataTable":
+            # A real account's fresh bucket answers the V1 Get with 405
+            # V1APIsNotAllowed (CloudTrail, and a captured response): V1 is
+            # closed to accounts that never used it. V1 configurations made
+            # before that (created here through the V1 POST) still answer.
+            return _error(405, "V1APIsNotAllowed", "The V1 GetBucketMetadataTableConfiguration API operation "
+                          "isn't available for this account. Use the corresponding V2 "
+                          "GetBucketMetadataConfiguration API operation instead.", bucket)
+        return _error(404, META_NOT_FOUND[api], "The metadata configuration was not found", bucket)
     if api == "metadataTable" and cfg["version"] == 2:
         # Documented: the V1 operations answer 405 for a V2 configuration.
         return _error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.", bucket)
@@ -501,16 +506,19 @@ def _acl_owner_only(acl):
 
 def _acl_rule_error(res, request, bucket, qs):
     """The error real S3 gives for an ACL or ownership write, or None."""
-    # conformance: s3-acl-owner-enforced, s3-acl-block-public-acls, s3-ownership-enforced-with-grants
+    # conformance: s3-acl-owner-enforced, s3-acl-block-public-acls, s3-account-block-public-acls, s3-ownership-enforced-with-grants
     if "acl" in qs:
         try:
             acl = res._acl_from_headers(request.headers) or res._acl_from_body()
         except Exception:  # malformed: moto itself answers with the right error
             return None
-        if bucket.ownership_rule == "BucketOwnerEnforced" and not _acl_owner_only(acl):
+        if bucket.ownership_rule == "BucketOwnerEnforced":
+            # Every ACL write, even a private one, is refused: the User
+            # Guide's object-ownership error table lists
+            # AccessControlListNotSupported for PutBucketAcl without an
+            # owner-only exception.
             return _error(400, "AccessControlListNotSupported", "The bucket does not allow ACLs", bucket.name)
-        pab = bucket.public_access_block
-        if pab and pab.block_public_acls and any(g.uri in ACL_PUBLIC_GROUPS for g in _acl_grantees(acl)):
+        if _blocks_public(bucket, "block_public_acls") and any(g.uri in ACL_PUBLIC_GROUPS for g in _acl_grantees(acl)):
             return _error(403, "AccessDenied", "Access Denied", bucket.name)
     if "ownershipControls" in qs:
         try:
@@ -524,15 +532,16 @@ def _acl_rule_error(res, request, bucket, qs):
 
 
 def patch_s3_acl_rules():
-    # conformance: s3-acl-owner-enforced, s3-acl-block-public-acls, s3-ownership-enforced-with-grants
+    # conformance: s3-acl-owner-enforced, s3-acl-block-public-acls, s3-account-block-public-acls, s3-ownership-enforced-with-grants
     # moto stores ownership controls, Block Public Access and bucket ACLs but
     # enforces none of the rules that tie them together, so writing them in the
     # wrong order goes unnoticed. Real S3 (see
     # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-ownership-error-responses.html
     # and .../access-control-block-public-access.html):
     #   - PutBucketAcl on a BucketOwnerEnforced bucket: 400 AccessControlListNotSupported,
-    #     unless the ACL only grants to the bucket owner;
-    #   - PutBucketAcl granting AllUsers/AuthenticatedUsers while BlockPublicAcls: 403 AccessDenied;
+    #     whatever the ACL, even private;
+    #   - PutBucketAcl granting AllUsers/AuthenticatedUsers while BlockPublicAcls
+    #     (the bucket's or the account's): 403 AccessDenied;
     #   - PutBucketOwnershipControls BucketOwnerEnforced while the ACL grants to
     #     anyone but the owner: 400 InvalidBucketAclWithObjectOwnership.
     from moto.s3.exceptions import MissingBucket
@@ -804,6 +813,143 @@ def patch_s3_replication_and_metadata():
     S3Response._bucket_response_post = post
 
 
+# ------------------------------------ Block Public Access, Region features
+
+def _account_public_access_block(bucket):
+    """The account-level Block Public Access (S3 Control PutPublicAccessBlock) of bucket's account, or None."""
+    from moto.s3control.models import s3control_backends
+
+    partition = "aws-us-gov" if bucket.region_name.startswith("us-gov-") else "aws"
+    try:
+        return s3control_backends[bucket.account_id][partition].public_access_block
+    except Exception:
+        return None
+
+
+def _blocks_public(bucket, setting):
+    """Whether the bucket's or its account's Block Public Access has setting on.
+
+    S3 applies the most restrictive combination of the two levels
+    (User Guide, "Blocking public access to your Amazon S3 storage")."""
+    return any(pab is not None and getattr(pab, setting, False)
+               for pab in (bucket.public_access_block, _account_public_access_block(bucket)))
+
+
+# Condition keys whose fixed values make an Allow for Principal "*" non-public
+# (User Guide, "The meaning of 'public'").
+NON_PUBLIC_CONDITION_KEYS = {
+    "aws:sourcearn", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceaccount", "aws:sourceowner",
+    "aws:sourceip", "aws:principalorgid", "aws:principalaccount", "aws:principalarn", "aws:userid",
+    "aws:principalorgpaths", "aws:principalservicename", "s3:dataaccesspointarn", "s3:dataaccesspointaccount",
+}
+WIDE_CIDRS = {"0.0.0.0/0", "::/0"}
+
+
+def _as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def _statement_is_public(stmt):
+    if stmt.get("Effect") != "Allow":
+        return False
+    if "NotPrincipal" in stmt:
+        return True
+    principal = stmt.get("Principal")
+    wildcard = principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS", [])))
+    if not wildcard:
+        return False
+    for values in (stmt.get("Condition") or {}).values():
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            fixed = [str(x) for x in _as_list(value)]
+            if key.lower() in NON_PUBLIC_CONDITION_KEYS and fixed and not any(
+                    "*" in x or "?" in x or x in WIDE_CIDRS for x in fixed):
+                return False
+    return True
+
+
+def _policy_is_public(text):
+    import json
+
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return False  # moto answers MalformedPolicy itself
+    return any(isinstance(st, dict) and _statement_is_public(st) for st in _as_list(doc.get("Statement", [])))
+
+
+def _bpa_policy_error(res, bucket_name):
+    """PutBucketPolicy of a public policy while BlockPublicPolicy is on: 403 AccessDenied."""
+    # conformance: s3-bpa-block-public-policy, s3-account-block-public-policy
+    bucket = _bucket_or_none(res, bucket_name)
+    if bucket is None or not _blocks_public(bucket, "block_public_policy"):
+        return None
+    if _policy_is_public(_as_text(res.body)):
+        return _error(403, "AccessDenied", "Access Denied", bucket_name)
+    return None
+
+
+# Bucket subresources some Regions do not offer, and what S3 answers there.
+# query key -> {Region: (status, code, message)}.
+NOT_ALLOWED = (405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+UNSUPPORTED = (400, "UnsupportedArgument", "The request contained an unsupported argument.")
+GOV_REGIONS = ("us-gov-west-1", "us-gov-east-1")
+REGION_UNAVAILABLE = {
+    # Transfer Acceleration: 405 in commercial Regions without it (af-south-1,
+    # eu-south-2, ...), 400 UnsupportedArgument in GovCloud.
+    "accelerate": {"af-south-1": NOT_ALLOWED, "eu-south-2": NOT_ALLOWED, **{r: UNSUPPORTED for r in GOV_REGIONS}},
+    # S3 Metadata and ABAC are not offered in GovCloud here; the code real
+    # S3 answers there is unverified.
+    "metadataConfiguration": {r: NOT_ALLOWED for r in GOV_REGIONS},
+    "metadataTable": {r: NOT_ALLOWED for r in GOV_REGIONS},
+    "abac": {r: NOT_ALLOWED for r in GOV_REGIONS},
+}
+
+
+def _region_unavailable(res, bucket_name, qs):
+    # conformance: s3-accelerate-not-in-region, s3-accelerate-not-in-partition, s3-feature-not-in-region
+    for key, regions in REGION_UNAVAILABLE.items():
+        if key in qs:
+            bucket = _bucket_or_none(res, bucket_name)
+            answer = regions.get(bucket.region_name) if bucket else None
+            if answer:
+                return _error(answer[0], answer[1], answer[2], bucket_name)
+    return None
+
+
+def patch_s3_conformance():
+    # Installed last, so it sees a request before every other patch.
+    # conformance: s3-bpa-block-public-policy, s3-account-block-public-policy, s3-accelerate-not-in-region, s3-accelerate-not-in-partition, s3-feature-not-in-region
+    from moto.s3.responses import S3Response
+
+    orig_get = S3Response._bucket_response_get
+    orig_put = S3Response._bucket_response_put
+    orig_delete = S3Response._bucket_response_delete
+    orig_post = S3Response._bucket_response_post
+
+    def get(self, bucket_name, qs):
+        return _region_unavailable(self, bucket_name, qs) or orig_get(self, bucket_name, qs)
+
+    def put(self, request, bucket_name, qs):
+        out = _region_unavailable(self, bucket_name, qs)
+        if out is None and "policy" in qs:
+            out = _bpa_policy_error(self, bucket_name)
+        return out or orig_put(self, request, bucket_name, qs)
+
+    def delete(self, bucket_name, qs):
+        return _region_unavailable(self, bucket_name, qs) or orig_delete(self, bucket_name, qs)
+
+    def post(self, request, bucket_name):
+        qs = self._get_querystring(request, self.uri)
+        return _region_unavailable(self, bucket_name, qs) or orig_post(self, request, bucket_name)
+
+    S3Response._bucket_response_get = get
+    S3Response._bucket_response_put = put
+    S3Response._bucket_response_delete = delete
+    S3Response._bucket_response_post = post
+
+
 def main():
     enable_sfn_execution()
     patch_sfn_deepcopy()
@@ -813,6 +959,7 @@ def main():
     patch_s3_acl_listing()
     patch_s3_bucket_configs()
     patch_s3_replication_and_metadata()
+    patch_s3_conformance()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

@@ -27,6 +27,10 @@ type Config struct {
 	// KMSKeys is BUCKETMIRROR_KMS_KEY_MAP: a JSON object of source key (ARN,
 	// id or alias) to destination key.
 	KMSKeys map[string]string
+	// PolicyValues is BUCKETMIRROR_POLICY_VALUE_MAP: a JSON object of a
+	// Region-bound bucket-policy condition value (vpc-…, vpce-…, KMS/SNS/SQS
+	// ARN) to its counterpart in the destination Region.
+	PolicyValues map[string]string
 }
 
 // ConfigFromEnv reads Config with getenv (os.Getenv in production).
@@ -46,6 +50,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("BUCKETMIRROR_KMS_KEY_MAP must be a JSON object of source key to destination key: %w", err)
 		}
 	}
+	if raw := getenv("BUCKETMIRROR_POLICY_VALUE_MAP"); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &c.PolicyValues); err != nil {
+			return c, fmt.Errorf("BUCKETMIRROR_POLICY_VALUE_MAP must be a JSON object of source condition value to destination value: %w", err)
+		}
+	}
 	return c, nil
 }
 
@@ -57,6 +66,9 @@ func NewMirrorer(cfg aws.Config, c Config, opts bucketconfig.Options, log *slog.
 	opts.NamePrefix = c.DestPrefix
 	if opts.KMSKeys == nil {
 		opts.KMSKeys = c.KMSKeys
+	}
+	if opts.PolicyValues == nil {
+		opts.PolicyValues = c.PolicyValues
 	}
 	return &Mirrorer{
 		Clients:    clients,

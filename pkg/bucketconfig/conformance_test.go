@@ -1,0 +1,301 @@
+package bucketconfig
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
+	s3controltypes "github.com/aws/aws-sdk-go-v2/service/s3control/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
+	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+)
+
+// Behaviours of real S3 that the local cloud emulates (docs/s3-conformance.md)
+// and that the engine must live with. Each test drives the engine over the
+// wire against the emulated answer.
+
+// s3-metadata-v1-not-allowed: a real account's fresh bucket answers the V1
+// Get with V1APIsNotAllowed, so the engine must trust V2's not-found and not
+// ask V1 at all where V2 is offered.
+func TestMetadataTrustsV2(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.src().GetBucketMetadataTableConfiguration(f.ctx, &s3.GetBucketMetadataTableConfigurationInput{Bucket: &f.m.Source.Name})
+	if ErrorCode(err) != codeV1APIsNotAllowed {
+		t.Fatalf("V1 Get of a fresh bucket: %v, want %s (as real S3)", err, codeV1APIsNotAllowed)
+	}
+	calls := f.countCalls()
+	snap := f.engine.Snapshot(f.ctx, f.m.Source)
+	if err := snap.Errors["metadata"]; err != nil {
+		t.Fatalf("reading metadata of a fresh bucket failed: %v", err)
+	}
+	if v, ok := snap.Values["metadata"]; ok {
+		t.Errorf("fresh bucket's metadata reads as %+v, want absent", v)
+	}
+	if n := calls.get("GetBucketMetadataTableConfiguration"); n != 0 {
+		t.Errorf("the engine asked the V1 API %d times where V2 answers", n)
+	}
+	if n := calls.get("GetBucketMetadataConfiguration"); n != 1 {
+		t.Errorf("the engine asked the V2 API %d times, want 1", n)
+	}
+}
+
+// moveDest puts the fixture's destination into region.
+func (f *fixture) moveDest(region string) {
+	f.t.Helper()
+	f.m.Dest = Bucket{uniqueBucket(f.t, "dst"), region}
+	f.createBucket(f.m.Dest, false)
+}
+
+// resultOf runs the engine, fails on any failed or skipped kind, and returns
+// every result by kind.
+func (f *fixture) resultsByKind() map[string]Result {
+	f.t.Helper()
+	_, results, err := f.engine.Configure(f.ctx, f.m)
+	if err != nil {
+		f.t.Fatalf("configure: %v", err)
+	}
+	out := map[string]Result{}
+	for _, r := range results {
+		if r.Status == StatusFailed || r.Status == StatusSkipped {
+			f.t.Errorf("kind %s: %s %s", r.Kind, r.Status, r.Error)
+		}
+		out[r.Kind] = r
+	}
+	if !Succeeded(results) {
+		f.t.Errorf("the run failed; a feature a Region lacks must be a note")
+	}
+	return out
+}
+
+// s3-accelerate-not-in-region: Transfer Acceleration answers 405
+// MethodNotAllowed in af-south-1. A source with acceleration on mirrors
+// there with a not-copied note, run after run, never a failure.
+func TestAccelerateNotInDestinationRegion(t *testing.T) {
+	f := newFixture(t)
+	f.moveDest("af-south-1")
+	_, err := f.dst().GetBucketAccelerateConfiguration(f.ctx, &s3.GetBucketAccelerateConfigurationInput{Bucket: &f.m.Dest.Name})
+	if ErrorCode(err) != codeMethodNotAllowed {
+		t.Fatalf("accelerate in af-south-1: %v, want %s", err, codeMethodNotAllowed)
+	}
+	f.putAccelerate(f.m.Source, types.BucketAccelerateStatusEnabled)
+	for run := 1; run <= 2; run++ {
+		r := f.resultsByKind()["accelerate"]
+		if r.Status != StatusReported {
+			t.Errorf("run %d: accelerate is %s (%s), want reported", run, r.Status, r.Error)
+		}
+		n, ok := noteMentioning(r, "not available in af-south-1", codeMethodNotAllowed, f.m.Source.Name)
+		if !ok || n.Severity != SeverityNotCopied {
+			t.Errorf("run %d: no not-copied note naming af-south-1: %+v", run, r.Notes)
+		}
+	}
+	// Without acceleration on the source there is nothing to report but the fact.
+	f.putAccelerate(f.m.Source, types.BucketAccelerateStatusSuspended)
+	r := f.resultsByKind()["accelerate"]
+	if _, ok := noteMentioning(r, "not available in af-south-1"); !ok || r.Status == StatusFailed {
+		t.Errorf("accelerate with a suspended source: %s %+v", r.Status, r.Notes)
+	}
+}
+
+// s3-accelerate-not-in-partition, s3-feature-not-in-region: in GovCloud
+// acceleration answers 400 UnsupportedArgument, and (here) S3 Metadata and
+// ABAC are not offered. A mirror between two GovCloud Regions reports each
+// as not available and finishes.
+func TestFeaturesNotInGovCloud(t *testing.T) {
+	f := newFixture(t)
+	f.m.Source = Bucket{uniqueBucket(t, "src"), "us-gov-west-1"}
+	f.createBucket(f.m.Source, false)
+	f.moveDest("us-gov-east-1")
+	_, err := f.src().GetBucketAccelerateConfiguration(f.ctx, &s3.GetBucketAccelerateConfigurationInput{Bucket: &f.m.Source.Name})
+	if ErrorCode(err) != codeUnsupportedArgument {
+		t.Fatalf("accelerate in us-gov-west-1: %v, want %s", err, codeUnsupportedArgument)
+	}
+	results := f.resultsByKind()
+	for _, kind := range []string{"accelerate", "metadata", "abac"} {
+		r := results[kind]
+		if _, ok := noteMentioning(r, kind+" is not available in us-gov-west-1"); !ok {
+			t.Errorf("%s: %s, notes %+v; want a note that it is not available in us-gov-west-1", kind, r.Status, r.Notes)
+		}
+	}
+}
+
+// s3-acl-owner-enforced: with BucketOwnerEnforced every PutBucketAcl is
+// refused, even a private one, so the engine must never send one there.
+func TestOwnerEnforcedRefusesEveryACL(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.dst().PutBucketOwnershipControls(f.ctx, &s3.PutBucketOwnershipControlsInput{Bucket: &f.m.Dest.Name,
+		OwnershipControls: &types.OwnershipControls{Rules: []types.OwnershipControlsRule{{ObjectOwnership: types.ObjectOwnershipBucketOwnerEnforced}}}})
+	f.must(err)
+	_, err = f.dst().PutBucketAcl(f.ctx, &s3.PutBucketAclInput{Bucket: &f.m.Dest.Name, ACL: types.BucketCannedACLPrivate})
+	if ErrorCode(err) != "AccessControlListNotSupported" {
+		t.Fatalf("private ACL on a BucketOwnerEnforced bucket: %v, want AccessControlListNotSupported", err)
+	}
+	// A source with the same ownership mirrors without an ACL write failing.
+	_, err = f.src().PutBucketOwnershipControls(f.ctx, &s3.PutBucketOwnershipControlsInput{Bucket: &f.m.Source.Name,
+		OwnershipControls: &types.OwnershipControls{Rules: []types.OwnershipControlsRule{{ObjectOwnership: types.ObjectOwnershipBucketOwnerEnforced}}}})
+	f.must(err)
+	results := f.resultsByKind()
+	if r := results["acl"]; r.Status == StatusFailed {
+		t.Errorf("acl: %s", r.Error)
+	}
+}
+
+
+// otherAccount is a fixture whose buckets live in account, reached the way
+// moto supports several accounts: STS AssumeRole into a role of it.
+func otherAccount(t *testing.T, account string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	out, err := sts.NewFromConfig(cloud.AWSConfig()).AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/bucketmirror-test"), RoleSessionName: aws.String("test")})
+	if err != nil {
+		t.Fatalf("assuming a role in account %s: %v", account, err)
+	}
+	cfg := cloud.AWSConfig()
+	c := out.Credentials
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+	clients := awsclient.New(cfg)
+	f := &fixture{t: t, ctx: ctx, clients: clients, engine: New(clients, Options{AccountID: account}),
+		m: Mirror{Source: Bucket{uniqueBucket(t, "src"), srcRegion}, Dest: Bucket{uniqueBucket(t, "dst"), dstRegion}}}
+	f.createBucket(f.m.Source, false)
+	f.createBucket(f.m.Dest, false)
+	return f
+}
+
+const publicReadPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::%s/*"}]}`
+
+func (f *fixture) putBPA(b Bucket, on bool) {
+	f.t.Helper()
+	_, err := f.clients.S3(b.Region).PutPublicAccessBlock(f.ctx, &s3.PutPublicAccessBlockInput{Bucket: &b.Name,
+		PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{BlockPublicAcls: aws.Bool(on),
+			IgnorePublicAcls: aws.Bool(on), BlockPublicPolicy: aws.Bool(on), RestrictPublicBuckets: aws.Bool(on)}})
+	f.must(err)
+}
+
+// s3-bpa-block-public-policy: the emulator refuses a public policy under
+// BlockPublicPolicy, so the catalog's "BPA before policy" edge is tested by
+// a call that fails when the order is wrong. A public source with BPA off
+// mirrors onto a destination that starts, like a new real bucket, with BPA
+// on.
+func TestPublicPolicyMirrorsThroughBPA(t *testing.T) {
+	f := newFixture(t)
+	f.putBPA(f.m.Dest, true)
+	_, err := f.dst().PutBucketPolicy(f.ctx, &s3.PutBucketPolicyInput{Bucket: &f.m.Dest.Name, Policy: aws.String(fmt.Sprintf(publicReadPolicy, f.m.Dest.Name))})
+	if ErrorCode(err) != codeAccessDenied {
+		t.Fatalf("public policy under BlockPublicPolicy: %v, want AccessDenied", err)
+	}
+	f.putBPA(f.m.Source, false)
+	_, err = f.src().PutBucketPolicy(f.ctx, &s3.PutBucketPolicyInput{Bucket: &f.m.Source.Name, Policy: aws.String(fmt.Sprintf(publicReadPolicy, f.m.Source.Name))})
+	f.must(err)
+	if !PolicyIsPublic(json.RawMessage(fmt.Sprintf(publicReadPolicy, "x"))) {
+		t.Fatal("PolicyIsPublic misses Principal * without conditions")
+	}
+	results := f.resultsByKind()
+	if r := results["policy"]; r.Status != StatusApplied {
+		t.Errorf("policy: %s (%s), want applied", r.Status, r.Error)
+	}
+	out, err := f.dst().GetBucketPolicy(f.ctx, &s3.GetBucketPolicyInput{Bucket: &f.m.Dest.Name})
+	f.must(err)
+	if !strings.Contains(aws.ToString(out.Policy), "arn:aws:s3:::"+f.m.Dest.Name+"/*") {
+		t.Errorf("destination policy %s", aws.ToString(out.Policy))
+	}
+}
+
+// s3-account-block-public-policy: the destination account blocks public
+// policies at account level (S3 Control PutPublicAccessBlock). The policy
+// kind fails with an error naming that setting; every other kind applies.
+func TestAccountBPABlocksPublicPolicy(t *testing.T) {
+	const account = "210987654321"
+	f := otherAccount(t, account)
+	f.putBPA(f.m.Source, false)
+	_, err := f.src().PutBucketPolicy(f.ctx, &s3.PutBucketPolicyInput{Bucket: &f.m.Source.Name, Policy: aws.String(fmt.Sprintf(publicReadPolicy, f.m.Source.Name))})
+	f.must(err)
+	_, err = f.src().PutBucketCors(f.ctx, &s3.PutBucketCorsInput{Bucket: &f.m.Source.Name, CORSConfiguration: &types.CORSConfiguration{
+		CORSRules: []types.CORSRule{{AllowedMethods: []string{"GET"}, AllowedOrigins: []string{"https://example.com"}}}}})
+	f.must(err)
+	_, err = f.clients.S3Control(dstRegion).PutPublicAccessBlock(f.ctx, &s3control.PutPublicAccessBlockInput{AccountId: aws.String(account),
+		PublicAccessBlockConfiguration: &s3controltypes.PublicAccessBlockConfiguration{BlockPublicPolicy: aws.Bool(true)}})
+	f.must(err)
+	_, results, err := f.engine.Configure(f.ctx, f.m)
+	f.must(err)
+	for _, r := range results {
+		switch {
+		case r.Kind == "policy":
+			if r.Status != StatusFailed || r.Code != codeAccessDenied {
+				t.Errorf("policy: %s %s, want failed with AccessDenied", r.Status, r.Error)
+			}
+			for _, want := range []string{"account " + account, "account-level Block Public Access", "BlockPublicPolicy", "PutPublicAccessBlock", f.m.Dest.Name} {
+				if !strings.Contains(r.Error, want) {
+					t.Errorf("policy error %q does not name %q", r.Error, want)
+				}
+			}
+		case r.Kind == "cors" && r.Status != StatusApplied:
+			t.Errorf("cors: %s %s, want applied beside the refused policy", r.Status, r.Error)
+		case r.Status == StatusFailed:
+			t.Errorf("%s: failed: %s", r.Kind, r.Error)
+		}
+	}
+}
+
+// Region-bound policy conditions are never copied silently: unmapped, the
+// kind fails naming statement, key and value; mapped, they are rewritten.
+func TestPolicyRegionBoundConditions(t *testing.T) {
+	srcKey := "arn:aws:kms:" + srcRegion + ":123456789012:key/1111"
+	policy := func(bucket string) string {
+		return `{"Version":"2012-10-17","Statement":[` +
+			`{"Sid":"OnlyFromVpce","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::` + bucket + `/*","Condition":{"StringNotEquals":{"aws:SourceVpce":"vpce-0src"}}},` +
+			`{"Sid":"VpcArnIsPortable","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::` + bucket + `/*","Condition":{"ArnEquals":{"aws:SourceVpcArn":"arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1"},"StringEquals":{"aws:SourceAccount":"123456789012"}}},` +
+			`{"Sid":"KeyOnly","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::` + bucket + `/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption-aws-kms-key-id":"` + srcKey + `","aws:SourceVpc":["vpc-0src"]}}}]}`
+	}
+	f := newFixture(t)
+	_, err := f.src().PutBucketPolicy(f.ctx, &s3.PutBucketPolicyInput{Bucket: &f.m.Source.Name, Policy: aws.String(policy(f.m.Source.Name))})
+	f.must(err)
+	_, results, err := f.engine.Configure(f.ctx, f.m)
+	f.must(err)
+	for _, r := range results {
+		if r.Kind != "policy" {
+			continue
+		}
+		if r.Status != StatusFailed {
+			t.Fatalf("policy with unmapped Region-bound conditions: %s, want failed", r.Status)
+		}
+		for _, want := range []string{`statement "OnlyFromVpce" aws:SourceVpce = vpce-0src`, `statement "KeyOnly" aws:SourceVpc = vpc-0src`,
+			`statement "KeyOnly" s3:x-amz-server-side-encryption-aws-kms-key-id = ` + srcKey, "BUCKETMIRROR_POLICY_VALUE_MAP", dstRegion} {
+			if !strings.Contains(r.Error, want) {
+				t.Errorf("error %q lacks %q", r.Error, want)
+			}
+		}
+		if strings.Contains(r.Error, "aws:SourceVpcArn") || strings.Contains(r.Error, "aws:SourceAccount") {
+			t.Errorf("portable conditions reported: %s", r.Error)
+		}
+	}
+	if _, err := f.dst().GetBucketPolicy(f.ctx, &s3.GetBucketPolicyInput{Bucket: &f.m.Dest.Name}); ErrorCode(err) != codeNoSuchBucketPolicy {
+		t.Errorf("the destination got a policy anyway: %v", err)
+	}
+
+	dstKey := "arn:aws:kms:" + dstRegion + ":123456789012:key/2222"
+	f.engine = New(f.clients, Options{AccountID: localcloud.AccountID,
+		PolicyValues: map[string]string{"vpce-0src": "vpce-0dst", "vpc-0src": "vpc-0dst"}, KMSKeys: map[string]string{srcKey: dstKey}})
+	if r := f.configure("policy"); r.Status != StatusApplied {
+		t.Fatalf("mapped policy: %s %s", r.Status, r.Error)
+	}
+	out, err := f.dst().GetBucketPolicy(f.ctx, &s3.GetBucketPolicyInput{Bucket: &f.m.Dest.Name})
+	f.must(err)
+	got := aws.ToString(out.Policy)
+	for _, want := range []string{"vpce-0dst", "vpc-0dst", dstKey, "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("destination policy lacks %s: %s", want, got)
+		}
+	}
+	if strings.Contains(got, "vpce-0src") || strings.Contains(got, srcKey) {
+		t.Errorf("destination policy kept a source value: %s", got)
+	}
+}
