@@ -148,7 +148,6 @@ func TestOwnerEnforcedRefusesEveryACL(t *testing.T) {
 	}
 }
 
-
 // otherAccount is a fixture whose buckets live in account, reached the way
 // moto supports several accounts: STS AssumeRole into a role of it.
 func otherAccount(t *testing.T, account string) *fixture {
