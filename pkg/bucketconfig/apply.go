@@ -2,6 +2,7 @@ package bucketconfig
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -126,6 +127,12 @@ func (e *Engine) applyStep(ctx context.Context, dest Bucket, step Step) Result {
 		if err != nil {
 			err = &KindError{Op: "deleting", Kind: step.Kind, Bucket: dest.Name, Region: dest.Region, Err: err}
 		}
+	}
+	var manual *ManualStepError
+	if errors.As(err, &manual) {
+		manual.Note.Kind = step.Kind
+		r.Status, r.Notes = StatusManual, append(slices.Clone(r.Notes), manual.Note)
+		return r
 	}
 	if err != nil {
 		r.Status, r.Error, r.Code = StatusFailed, err.Error(), ErrorCode(err)

@@ -298,3 +298,75 @@ func TestPolicyRegionBoundConditions(t *testing.T) {
 		t.Errorf("destination policy kept a source value: %s", got)
 	}
 }
+
+const mfaToken = "arn:aws:iam::123456789012:mfa/root-account-mfa-device 123456"
+
+// s3-versioning-mfa-required: a destination where a human enabled MFA
+// delete refuses every versioning write without the root user's MFA. The
+// mirror does not fail for it, run after run; it leaves a manual step whose
+// command works on the destination.
+func TestMFADeleteOnDestinationIsAManualStep(t *testing.T) {
+	f := newFixture(t)
+	f.putVersioning(f.m.Dest, types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled, MFADelete: types.MFADeleteEnabled}, mfaToken)
+	_, err := f.dst().PutBucketVersioning(f.ctx, &s3.PutBucketVersioningInput{Bucket: &f.m.Dest.Name,
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended}})
+	if ErrorCode(err) != codeAccessDenied {
+		t.Fatalf("versioning write without MFA on an MFA delete bucket: %v, want AccessDenied", err)
+	}
+	// The source was never versioned: the plan suspends the destination.
+	for run := 1; run <= 2; run++ {
+		r := f.resultsByKind()["versioning"]
+		if r.Status != StatusManual || r.Action != ActionDelete {
+			t.Fatalf("run %d: versioning %s/%s (%s), want delete/manual", run, r.Action, r.Status, r.Error)
+		}
+		n, ok := noteMentioning(r, "MFA delete enabled", f.m.Dest.Name, "AccessDenied")
+		want := `aws s3api put-bucket-versioning --region ` + dstRegion + ` --bucket ` + f.m.Dest.Name +
+			` --versioning-configuration Status=Suspended,MFADelete=Enabled --mfa "SERIAL CODE"`
+		if !ok || n.Severity != SeverityManual || n.Command != want || n.Kind != "versioning" {
+			t.Fatalf("run %d: notes %+v, want a manual note with %s", run, r.Notes, want)
+		}
+	}
+	// What the command does, with the root user's MFA: accepted.
+	f.putVersioning(f.m.Dest, types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended, MFADelete: types.MFADeleteEnabled}, mfaToken)
+	if r := f.resultsByKind()["versioning"]; r.Status != StatusUnchanged {
+		t.Errorf("after the manual step: versioning %s (%s), want unchanged", r.Status, r.Error)
+	}
+}
+
+// s3-versioning-mfa-lifecycle: S3 refuses MFA delete on a bucket with
+// lifecycle rules, so a source whose rules are copied gets a note that says
+// so instead of a command that would fail on the destination.
+func TestMFADeleteNoteKnowsLifecycle(t *testing.T) {
+	f := newFixture(t)
+	lifecycle := &s3.PutBucketLifecycleConfigurationInput{Bucket: &f.m.Source.Name, LifecycleConfiguration: &types.BucketLifecycleConfiguration{
+		Rules: []types.LifecycleRule{{ID: aws.String("expire"), Status: types.ExpirationStatusEnabled,
+			Filter: &types.LifecycleRuleFilter{Prefix: aws.String("tmp/")}, Expiration: &types.LifecycleExpiration{Days: aws.Int32(7)}}}}}
+	_, err := f.src().PutBucketLifecycleConfiguration(f.ctx, lifecycle)
+	f.must(err)
+	_, err = f.src().PutBucketVersioning(f.ctx, &s3.PutBucketVersioningInput{Bucket: &f.m.Source.Name, MFA: aws.String(mfaToken),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled, MFADelete: types.MFADeleteEnabled}})
+	if ErrorCode(err) != "InvalidBucketState" {
+		t.Fatalf("MFA delete on a bucket with lifecycle rules: %v, want InvalidBucketState", err)
+	}
+	// The source got MFA delete first and its rules after (S3 keeps both).
+	_, err = f.src().DeleteBucketLifecycle(f.ctx, &s3.DeleteBucketLifecycleInput{Bucket: &f.m.Source.Name})
+	f.must(err)
+	f.putVersioning(f.m.Source, types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled, MFADelete: types.MFADeleteEnabled}, mfaToken)
+	_, err = f.src().PutBucketLifecycleConfiguration(f.ctx, lifecycle)
+	f.must(err)
+
+	results := f.resultsByKind()
+	r := results["versioning"]
+	if _, ok := noteMentioning(r, "lifecycle rules", "InvalidBucketState", f.m.Dest.Name); !ok || r.Status != StatusManual {
+		t.Fatalf("versioning %s, notes %+v: want a manual note that lifecycle rules block MFA delete", r.Status, r.Notes)
+	}
+	if results["lifecycle"].Status != StatusApplied {
+		t.Fatalf("lifecycle: %s", results["lifecycle"].Status)
+	}
+	// Indeed the command fails on the destination as bucketmirror left it.
+	_, err = f.dst().PutBucketVersioning(f.ctx, &s3.PutBucketVersioningInput{Bucket: &f.m.Dest.Name, MFA: aws.String(mfaToken),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled, MFADelete: types.MFADeleteEnabled}})
+	if ErrorCode(err) != "InvalidBucketState" {
+		t.Errorf("enabling MFA delete on the destination: %v, want InvalidBucketState", err)
+	}
+}

@@ -45,6 +45,12 @@ const (
 	SeverityInfo Severity = "info"
 )
 
+// ManualStepError is a write S3 refuses to bucketmirror but a human can
+// make (MFA delete): the kind ends as StatusManual with Note, not failed.
+type ManualStepError struct{ Note Note }
+
+func (e *ManualStepError) Error() string { return e.Note.Message }
+
 // Note is something a kind reports besides its result.
 type Note struct {
 	Kind     string   `json:"kind"`

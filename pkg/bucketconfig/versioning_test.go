@@ -70,7 +70,7 @@ func TestVersioningMFADelete(t *testing.T) {
 	if r.Status != StatusManual || r.Action != ActionCreate {
 		t.Fatalf("versioning result = %s/%s (%s), want create/manual", r.Action, r.Status, r.Error)
 	}
-	want := `aws s3api put-bucket-versioning --bucket ` + f.m.Dest.Name +
+	want := `aws s3api put-bucket-versioning --region ` + dstRegion + ` --bucket ` + f.m.Dest.Name +
 		` --versioning-configuration Status=Enabled,MFADelete=Enabled --mfa "SERIAL CODE"`
 	var manual []Note
 	for _, n := range r.Notes {

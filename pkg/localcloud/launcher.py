@@ -233,17 +233,25 @@ def _versioning(res, method, bucket, b, st):
     moto keeps only <Status>; real S3 also stores <MfaDelete> and returns it on
     GET once it has been set. Status stays moto's (Object Lock and replication
     read it), so a PUT is handed on to moto after <MfaDelete> is recorded.
-    Not emulated: real S3 requires the x-amz-mfa header (root user, HTTPS) to
-    change MfaDelete or, once it is on, the versioning status.
+    Real S3 also requires the x-amz-mfa header (root user, HTTPS) to enable
+    MfaDelete or, once it is on, to change the versioning status at all, and
+    refuses MFA delete on a bucket with lifecycle rules. The header's token is
+    not checked here (there are no MFA devices); its presence is.
     """
-    # conformance: s3-versioning-mfa-delete
+    # conformance: s3-versioning-mfa-delete, s3-versioning-mfa-required, s3-versioning-mfa-lifecycle
     if method == "PUT":
         parsed = _parse(res.body, "VersioningConfiguration")
         mfa = _child_text(parsed[0], "MfaDelete") if parsed else None
+        if mfa is not None and mfa not in ("Enabled", "Disabled"):
+            return _error(400, "MalformedXML", "The XML you provided was not well-formed "
+                          "or did not validate against our published schema", bucket)
+        if (st.get("mfaDelete") == "Enabled" or mfa == "Enabled") and not res.headers.get("x-amz-mfa"):
+            return _error(403, "AccessDenied", "Mfa Authentication must be used for this request", bucket)
+        if mfa == "Enabled" and b.rules:
+            return _error(409, "InvalidBucketState", "Mfa Authentication is not supported on a bucket with "
+                          "lifecycle configuration. Delete lifecycle configuration before enabling Mfa "
+                          "Authentication.", bucket)
         if mfa is not None:
-            if mfa not in ("Enabled", "Disabled"):
-                return _error(400, "MalformedXML", "The XML you provided was not well-formed "
-                              "or did not validate against our published schema", bucket)
             st["mfaDelete"] = mfa
         return None
     parts = [f'<VersioningConfiguration xmlns="{NS}">']
