@@ -370,3 +370,39 @@ func TestMFADeleteNoteKnowsLifecycle(t *testing.T) {
 		t.Errorf("enabling MFA delete on the destination: %v, want InvalidBucketState", err)
 	}
 }
+
+// s3-notification-target-policy: S3 refuses a target whose resource policy
+// does not admit it for this bucket. A mapped queue that exists but whose
+// policy admits only another bucket fails with a message saying which
+// policy to change and how.
+func TestNotificationTargetPolicyNamed(t *testing.T) {
+	targets := map[string]string{}
+	f := newFixture(t, func(o *Options) { o.NotificationTargets = targets })
+	srcQueue := f.createQueue(srcRegion, f.m.Source.Name)
+	other := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},` +
+		`"Action":"sqs:SendMessage","Resource":"*","Condition":{"ArnLike":{"aws:SourceArn":"arn:aws:s3:::some-other-bucket"}}}]}`
+	dstQueue := f.createQueueWithPolicy(dstRegion, f.m.Dest.Name, other)
+	targets[srcQueue] = dstQueue
+	f.must(f.putNotifications(f.m.Source, &types.NotificationConfiguration{
+		QueueConfigurations: []types.QueueConfiguration{queueNotification("uploads", srcQueue)}}))
+	// The emulator's own answer, as S3's: the queue exists, its policy does not admit the bucket.
+	err := f.putNotifications(f.m.Dest, &types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{queueNotification("x", dstQueue)}})
+	if ErrorCode(err) != "InvalidArgument" || !strings.Contains(err.Error(), "Unable to validate the following destination configurations") {
+		t.Fatalf("queue policy admitting another bucket: %v, want InvalidArgument", err)
+	}
+	_, results, err := f.engine.Configure(f.ctx, f.m)
+	f.must(err)
+	for _, r := range results {
+		if r.Kind != "notifications" {
+			continue
+		}
+		if r.Status != StatusFailed || r.Code != "InvalidArgument" {
+			t.Fatalf("notifications: %s %s, want failed with InvalidArgument", r.Status, r.Error)
+		}
+		for _, want := range []string{"SQS queue " + dstQueue, "access policy", "s3.amazonaws.com", "sqs:SendMessage", `aws:SourceArn "arn:aws:s3:::` + f.m.Dest.Name + `"`} {
+			if !strings.Contains(r.Error, want) {
+				t.Errorf("error %q does not say %q", r.Error, want)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package bucketconfig
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,7 +38,7 @@ var notificationsKind = &spec[types.NotificationConfiguration]{
 	put: func(ctx context.Context, e *Engine, b Bucket, v *types.NotificationConfiguration) error {
 		_, err := e.clients.S3(b.Region).PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: &b.Name,
 			NotificationConfiguration: v})
-		return err
+		return explainUnvalidatedTargets(err, b, v)
 	},
 	// There is no DeleteBucketNotification: an empty configuration removes it.
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
@@ -99,6 +100,35 @@ var notificationsKind = &spec[types.NotificationConfiguration]{
 		}
 		return canonicalNotifications(out), notes, nil
 	},
+}
+
+// explainUnvalidatedTargets names, for S3's bare "Unable to validate the
+// following destination configurations" (400 InvalidArgument), every target
+// of the configuration and the resource policy that must let S3 deliver to
+// it: S3 checks that each target exists and that its policy admits the
+// service principal s3.amazonaws.com for this bucket (docs/s3-conformance.md,
+// s3-notification-target-policy).
+func explainUnvalidatedTargets(err error, b Bucket, v *types.NotificationConfiguration) error {
+	var apiErr interface{ ErrorMessage() string }
+	if ErrorCode(err) != "InvalidArgument" || !errors.As(err, &apiErr) || !strings.Contains(apiErr.ErrorMessage(), "Unable to validate") {
+		return err
+	}
+	condition := fmt.Sprintf(`aws:SourceArn "arn:aws:s3:::%s"`, b.Name)
+	var fixes []string
+	for _, c := range v.QueueConfigurations {
+		fixes = append(fixes, fmt.Sprintf("SQS queue %s: its access policy (SetQueueAttributes Policy) must allow Service s3.amazonaws.com sqs:SendMessage with %s",
+			aws.ToString(c.QueueArn), condition))
+	}
+	for _, c := range v.TopicConfigurations {
+		fixes = append(fixes, fmt.Sprintf("SNS topic %s: its access policy (SetTopicAttributes Policy) must allow Service s3.amazonaws.com SNS:Publish with %s",
+			aws.ToString(c.TopicArn), condition))
+	}
+	for _, c := range v.LambdaFunctionConfigurations {
+		fixes = append(fixes, fmt.Sprintf("Lambda function %s: its resource policy must allow s3.amazonaws.com lambda:InvokeFunction with %s (aws lambda add-permission --principal s3.amazonaws.com --source-arn arn:aws:s3:::%s)",
+			aws.ToString(c.LambdaFunctionArn), condition, b.Name))
+	}
+	return fmt.Errorf("S3 could not validate the notification targets of bucket %q in %s: each must exist in %s and let S3 deliver from this bucket; %s: %w",
+		b.Name, b.Region, b.Region, strings.Join(fixes, "; "), err)
 }
 
 // arnRegion is the Region field of an ARN ("" when it has none).

@@ -10,14 +10,29 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
 )
 
-// createQueue makes a real SQS queue in region (S3 checks that targets
-// exist) and returns its ARN.
+// createQueue makes a real SQS queue in region whose access policy lets S3
+// deliver events of this account's buckets (S3 checks that targets exist and
+// admit it) and returns its ARN.
 func (f *fixture) createQueue(region, name string) string {
 	f.t.Helper()
+	return f.createQueueWithPolicy(region, name, `{"Version":"2012-10-17","Statement":[{"Sid":"S3Events","Effect":"Allow",`+
+		`"Principal":{"Service":"s3.amazonaws.com"},"Action":"sqs:SendMessage","Resource":"*",`+
+		`"Condition":{"StringEquals":{"aws:SourceAccount":"`+localcloud.AccountID+`"}}}]}`)
+}
+
+// createQueueWithPolicy makes a queue with the given access policy ("" for none).
+func (f *fixture) createQueueWithPolicy(region, name, policy string) string {
+	f.t.Helper()
 	client := sqs.NewFromConfig(cloud.AWSConfig(), func(o *sqs.Options) { o.Region = region })
-	out, err := client.CreateQueue(f.ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	in := &sqs.CreateQueueInput{QueueName: aws.String(name)}
+	if policy != "" {
+		in.Attributes = map[string]string{string(sqstypes.QueueAttributeNamePolicy): policy}
+	}
+	out, err := client.CreateQueue(f.ctx, in)
 	f.must(err)
 	attrs, err := client.GetQueueAttributes(f.ctx, &sqs.GetQueueAttributesInput{QueueUrl: out.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	f.must(err)

@@ -712,14 +712,78 @@ def _notification_target_missing(kind, arn):
         return True
 
 
+NOTIFY_ACTIONS = {"Queue": "sqs:sendmessage", "Topic": "sns:publish", "CloudFunction": "lambda:invokefunction"}
+
+
+def _target_policy(kind, arn):
+    """The resource policy (a dict) of an existing notification target, or None."""
+    import json
+
+    parts = arn.split(":")
+    region, account = parts[3], parts[4]
+    try:
+        if kind == "Queue":
+            from moto.sqs.models import sqs_backends
+
+            text = sqs_backends[account][region].queues[parts[5]].policy
+        elif kind == "Topic":
+            from moto.sns.models import sns_backends
+
+            text = sns_backends[account][region].topics[arn].policy
+        else:
+            from moto.awslambda.models import lambda_backends
+
+            text = json.loads(lambda_backends[account][region].get_policy(arn))["Policy"]
+        return json.loads(text) if text else None
+    except Exception:
+        return None
+
+
+def _policy_admits_s3(kind, arn, bucket):
+    """Whether the target's resource policy lets S3 deliver bucket's events to it.
+
+    An Allow for the s3.amazonaws.com service principal (or everyone) of the
+    publish action, whose aws:SourceArn / aws:SourceAccount / aws:SourceOwner
+    conditions, if any, match the bucket (User Guide, "Granting permissions
+    to publish event notification messages to a destination")."""
+    import fnmatch
+
+    doc = _target_policy(kind, arn)
+    if not doc:
+        return False
+    want = NOTIFY_ACTIONS[kind]
+    for st in _as_list(doc.get("Statement", [])):
+        if not isinstance(st, dict) or st.get("Effect") != "Allow":
+            continue
+        principal = st.get("Principal")
+        services = _as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
+        aws = _as_list(principal.get("AWS", [])) if isinstance(principal, dict) else []
+        if not (principal == "*" or "*" in aws or "s3.amazonaws.com" in services):
+            continue
+        actions = [a.lower() for a in _as_list(st.get("Action", []))]
+        if not any(a == "*" or a == want or a == want.split(":")[0] + ":*" for a in actions):
+            continue
+        ok = True
+        for values in (st.get("Condition") or {}).values():
+            for key, value in (values.items() if isinstance(values, dict) else []):
+                key, vals = key.lower(), [str(v) for v in _as_list(value)]
+                if key == "aws:sourcearn":
+                    ok = ok and any(fnmatch.fnmatchcase(f"arn:aws:s3:::{bucket.name}", v) for v in vals)
+                elif key in ("aws:sourceaccount", "aws:sourceowner"):
+                    ok = ok and bucket.account_id in vals
+        if ok:
+            return True
+    return False
+
+
 def _notifications(res, orig, method, bucket_name):
-    # conformance: s3-notification-target-exists, s3-notification-eventbridge
     # Two gaps in moto: GetBucketNotificationConfiguration never returns
     # EventBridgeConfiguration (though PUT accepts and keeps it), and PUT does
     # not check that SQS queues, SNS topics and Lambda functions exist. Real S3
     # answers 400 InvalidArgument "Unable to validate the following destination
-    # configurations" for a target it cannot reach (it also checks the
-    # target's resource policy, which we do not).
+    # configurations" for a target it cannot reach or whose resource policy
+    # does not let S3 publish from this bucket.
+    # conformance: s3-notification-target-exists, s3-notification-target-policy, s3-notification-eventbridge
     bucket = _bucket_or_none(res, bucket_name)
     if bucket is None:
         return orig()
@@ -727,10 +791,17 @@ def _notifications(res, orig, method, bucket_name):
         text = _as_text(res.body)
         for kind in ("Queue", "Topic", "CloudFunction"):
             for arn in re.findall(rf"<{kind}>\s*([^<]*?)\s*</{kind}>", text):
-                if arn.split(":")[3:4] == [bucket.region_name] and _notification_target_missing(kind, arn):
+                if arn.split(":")[3:4] != [bucket.region_name]:
+                    continue
+                if _notification_target_missing(kind, arn):
                     return _error(400, "InvalidArgument",
                                   f"Unable to validate the following destination configurations: {arn}",
                                   bucket_name)
+                if not _policy_admits_s3(kind, arn, bucket):
+                    return _error(400, "InvalidArgument",
+                                  f"Unable to validate the following destination configurations: {arn}: "
+                                  "Permissions on the destination do not allow S3 to publish notifications "
+                                  "from this bucket", bucket_name)
         return orig()
     out = orig()
     config = bucket.notification_configuration
@@ -749,7 +820,7 @@ def _notifications(res, orig, method, bucket_name):
 
 
 def patch_s3_bucket_configs():
-    # conformance: s3-lifecycle-document, s3-lifecycle-min-object-size, s3-logging-key-format, s3-notification-target-exists, s3-notification-eventbridge
+    # conformance: s3-lifecycle-document, s3-lifecycle-min-object-size, s3-logging-key-format, s3-notification-target-exists, s3-notification-target-policy, s3-notification-eventbridge
     from moto.s3.responses import S3Response
 
     orig_get = S3Response._bucket_response_get
