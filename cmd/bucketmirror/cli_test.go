@@ -244,7 +244,9 @@ func TestLocalPrintsEnvAndStops(t *testing.T) {
 	defer cmd.Process.Kill()
 	env := map[string]string{}
 	sc := bufio.NewScanner(stdout)
-	deadline := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	// As long as the local cloud itself waits for moto (readyTimeout), plus
+	// the deployment: on a busy machine moto alone took 45–85 s.
+	deadline := time.AfterFunc(4*time.Minute, func() { cmd.Process.Kill() })
 	defer deadline.Stop()
 	for sc.Scan() {
 		line := sc.Text()
