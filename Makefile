@@ -8,7 +8,7 @@ BIN       := bin
 TOOLS     := $(CURDIR)/.tools
 STATICCHECK := $(TOOLS)/staticcheck
 RIE       := $(TOOLS)/aws-lambda-rie
-FUNCTIONS := sweep create configure
+FUNCTIONS := sweep sweeplist sweepbatch sweepaggregate create configure
 TESTFLAGS ?= -count=1 -timeout 15m
 export GOFLAGS := -buildvcs=false
 
@@ -33,6 +33,9 @@ build-%:
 # sam build (template.yaml, BuildMethod: makefile) runs build-<LogicalId> with
 # ARTIFACTS_DIR set; each delegates to build-% for its functions/ directory.
 build-SweepFunction:     ; $(MAKE) build-sweep
+build-SweepListFunction: ; $(MAKE) build-sweeplist
+build-SweepBatchFunction: ; $(MAKE) build-sweepbatch
+build-SweepAggregateFunction: ; $(MAKE) build-sweepaggregate
 build-CreateFunction:    ; $(MAKE) build-create
 build-ConfigureFunction: ; $(MAKE) build-configure
 

@@ -300,7 +300,7 @@ func TestCatalogActionsAreGranted(t *testing.T) {
 			return "" // KMS and IAM actions: any resource
 		}
 	}
-	for _, fn := range []string{"ConfigureFunction", "SweepFunction"} {
+	for _, fn := range []string{"ConfigureFunction", "SweepFunction", "SweepBatchFunction"} {
 		for _, m := range missingGrants(grantsOf(t, transformed, fn), read, onBuckets(anyBucket)) {
 			t.Errorf("%s: the catalog reads with %s, not granted", fn, m)
 		}
@@ -359,6 +359,24 @@ var codeActions = map[string]map[string]codeAction{
 		// EventInvokeConfig's SQS destination); no code of ours calls it.
 		"sqs:SendMessage": {"${FailedSweepsQueue.Arn}", nil},
 	},
+	"SweepListFunction": {
+		"tag:GetResources":    {"", []string{"GetResources"}},
+		"dynamodb:Scan":       {"${InventoryTable.Arn}", []string{"Scan"}},
+		"dynamodb:UpdateItem": {"${InventoryTable.Arn}", []string{"UpdateItem"}},
+		"s3:PutObject":        {"arn:${AWS::Partition}:s3:::${SweepBucket}/sweeps/sweep-1.json", []string{"PutObject"}},
+	},
+	// The sweep function's, less what the listing does for it.
+	"SweepBatchFunction": {
+		"s3:GetBucketLocation":  {anyBucket, []string{"GetBucketLocation"}},
+		"states:StartExecution": {"${MirrorStateMachine}", []string{"StartExecution"}},
+		"dynamodb:GetItem":      {"${InventoryTable.Arn}", []string{"GetItem"}},
+		"dynamodb:PutItem":      {"${InventoryTable.Arn}", []string{"PutItem"}},
+		"dynamodb:DeleteItem":   {"${InventoryTable.Arn}", []string{"DeleteItem"}},
+		"events:PutEvents":      {"", []string{"PutEvents"}},
+	},
+	"SweepAggregateFunction": {
+		"s3:GetObject": {"arn:${AWS::Partition}:s3:::${SweepBucket}/sweeps/sweep-1.json", []string{"GetObject"}},
+	},
 	"CreateFunction": {
 		// The Object Lock read also tells whether the source exists.
 		"s3:GetBucketObjectLockConfiguration": {anyBucket, []string{"GetObjectLockConfiguration"}},
@@ -404,7 +422,7 @@ func catalogNeeds(fn string) map[string]codeAction {
 			}
 		}
 		fallthrough
-	case "SweepFunction":
+	case "SweepFunction", "SweepBatchFunction":
 		for _, a := range read {
 			out[a] = on(a, anyBucket)
 		}
@@ -464,7 +482,10 @@ func TestAccessScopedToTheStack(t *testing.T) {
 	_, transformed := loadTemplates(t)
 	scope := map[string]func(string) bool{
 		"dynamodb:": func(r string) bool { return r == "${InventoryTable.Arn}" },
-		"states:":   func(r string) bool { return r == "${MirrorStateMachine}" },
+		"states:": func(r string) bool {
+			return r == "${MirrorStateMachine}" || r == "${SweepStateMachine}" || strings.HasPrefix(r, "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-sweep") ||
+				strings.HasPrefix(r, "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-sweep")
+		},
 		"lambda:": func(r string) bool {
 			id := strings.TrimSuffix(strings.TrimPrefix(r, "${"), ".Arn}")
 			return transformed.Resources[id].Type == "AWS::Lambda::Function"
@@ -970,5 +991,133 @@ func TestWorstCaseFitsTheExecutionTimeout(t *testing.T) {
 	if worst > executionMargin*limit {
 		t.Errorf("the worst case of path %s is %.0f s, more than %.0f%% of the execution timeout %.0f s: bound the retries or the timeouts",
 			strings.Join(path, " → "), worst, executionMargin*100, limit)
+	}
+}
+
+// sweepStateMachine is the SAM state machine that deploys
+// statemachine/sweep.asl.json.
+const sweepASLPath = "statemachine/sweep.asl.json"
+
+// TestSweepStateMachine: the schedule starts the sweep state machine (not
+// the sweep function); every ${...} of its definition is substituted; its
+// role invokes exactly its Task functions, reads the manifest the
+// ItemReader names and runs its own children; and the deployed definition
+// is the real one (EXPRESS children, an integer ToleratedFailurePercentage
+// — what the local cloud has to translate, never the other way round).
+func TestSweepStateMachine(t *testing.T) {
+	source, transformed := loadTemplates(t)
+	sm, ok := source.Resources["SweepStateMachine"]
+	if !ok || sm.Type != "AWS::Serverless::StateMachine" || sm.Properties["DefinitionUri"] != sweepASLPath {
+		t.Fatalf("want SweepStateMachine deploying %s, got %+v", sweepASLPath, sm)
+	}
+	events, _ := sm.Properties["Events"].(map[string]any)
+	schedule, _ := events["Schedule"].(map[string]any)
+	props, _ := schedule["Properties"].(map[string]any)
+	if schedule["Type"] != "Schedule" || !slices.Equal(values(props["Schedule"]), []string{"${SweepSchedule}"}) {
+		t.Errorf("the sweep state machine is not started by the SweepSchedule: %v", events)
+	}
+	for _, id := range samFunctions(t, source) {
+		fnEvents, _ := source.Resources[id].Properties["Events"].(map[string]any)
+		for name, e := range fnEvents {
+			if ev, _ := e.(map[string]any); ev["Type"] == "Schedule" {
+				t.Errorf("%s has a schedule (%s): full sweeps run on the sweep state machine", id, name)
+			}
+		}
+	}
+
+	subs, _ := sm.Properties["DefinitionSubstitutions"].(map[string]any)
+	for _, f := range substitutionFindings(statemachine.SweepPlaceholders(), subs) {
+		t.Error(f)
+	}
+	raw, err := os.ReadFile(filepath.Join(repoRoot, sweepASLPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asl map[string]any
+	if err := json.Unmarshal(raw, &asl); err != nil {
+		t.Fatalf("%s: %v", sweepASLPath, err)
+	}
+	for _, f := range unsubstitutable(asl, statemachine.SweepPlaceholders()) {
+		t.Errorf("%s: %s", sweepASLPath, f)
+	}
+	needs, findings := taskNeeds(asl, subs, transformed)
+	for _, f := range findings {
+		t.Error(f)
+	}
+	if len(needs) != 3 {
+		t.Errorf("want 3 Task states (list, reconcile-batch, aggregate), found %v", needs)
+	}
+	states, _ := asl["States"].(map[string]any)
+	mapState, _ := states["ReconcileBatches"].(map[string]any)
+	proc, _ := mapState["ItemProcessor"].(map[string]any)
+	cfg, _ := proc["ProcessorConfig"].(map[string]any)
+	reader, _ := mapState["ItemReader"].(map[string]any)
+	if mapState["Type"] != "Map" || cfg["Mode"] != "DISTRIBUTED" || cfg["ExecutionType"] != "EXPRESS" ||
+		reader["Resource"] != "arn:aws:states:::s3:getObject" || mapState["MaxConcurrencyPath"] != "$.listing.maxConcurrency" {
+		t.Errorf("ReconcileBatches is not a Distributed Map of EXPRESS children reading the manifest: %v", mapState)
+	}
+	if tfp, ok := mapState["ToleratedFailurePercentage"].(float64); !ok || tfp != float64(int(tfp)) || tfp <= 0 || tfp >= 100 {
+		t.Errorf("ToleratedFailurePercentage %v: want a whole percentage between 0 and 100", mapState["ToleratedFailurePercentage"])
+	}
+
+	gs := grantsOf(t, transformed, "SweepStateMachine")
+	self := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-sweep"
+	child := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-sweep/SweepBatches:0123"
+	want := []taskNeed{
+		{State: "ItemReader", Action: "s3:GetObject", Resource: "arn:${AWS::Partition}:s3:::${SweepBucket}/sweeps/sweep-1.json"},
+		{State: "Map children", Action: "states:StartExecution", Resource: self},
+		{State: "Map children", Action: "states:DescribeExecution", Resource: child},
+	}
+	for _, n := range append(needs, want...) {
+		if !allows(gs, n.Action, n.Resource) {
+			t.Errorf("%s needs %s on %s: not allowed to SweepStateMachine's role", n.State, n.Action, n.Resource)
+		}
+	}
+	if names := values(sm.Properties["Name"]); len(names) != 1 || names[0] != "${AWS::StackName}-sweep" {
+		t.Errorf("SweepStateMachine Name = %v, want ${AWS::StackName}-sweep (its role names it)", names)
+	}
+}
+
+// TestSweepStepsLeastPrivilege: the list and aggregate steps get exactly
+// what their code calls — no bucket reads, no StartExecution — and the
+// manifest bucket carries bucketmirror's name prefix and expires.
+func TestSweepStepsLeastPrivilege(t *testing.T) {
+	source, transformed := loadTemplates(t)
+	manifest := "arn:${AWS::Partition}:s3:::${SweepBucket}/sweeps/*"
+	want := map[string][]grant{
+		"SweepListFunction": {
+			{Action: "dynamodb:Scan", Resource: "${InventoryTable.Arn}"},
+			{Action: "dynamodb:UpdateItem", Resource: "${InventoryTable.Arn}"},
+			{Action: "s3:PutObject", Resource: manifest},
+			{Action: "tag:GetResources", Resource: "*"},
+		},
+		"SweepAggregateFunction": {
+			{Action: "s3:GetObject", Resource: manifest},
+		},
+	}
+	for _, id := range sortedKeys(want) {
+		var got, wanted []string
+		for _, g := range grantsOf(t, transformed, id) {
+			if !strings.HasPrefix(g.Action, "logs:") && !strings.HasPrefix(g.Action, "xray:") {
+				got = append(got, g.Action+" on "+g.Resource)
+			}
+		}
+		for _, g := range want[id] {
+			wanted = append(wanted, g.Action+" on "+g.Resource)
+		}
+		slices.Sort(got)
+		slices.Sort(wanted)
+		if !slices.Equal(slices.Compact(got), wanted) {
+			t.Errorf("%s grants %v, want exactly %v", id, got, wanted)
+		}
+	}
+	bucket := source.Resources["SweepBucket"]
+	name := strings.Join(values(bucket.Properties["BucketName"]), "")
+	if !strings.HasPrefix(name, "${DestinationNamePrefix}") {
+		t.Errorf("SweepBucket name %q does not start with the name prefix", name)
+	}
+	lc, _ := json.Marshal(bucket.Properties["LifecycleConfiguration"])
+	if !bytes.Contains(lc, []byte(`"ExpirationInDays":1`)) {
+		t.Errorf("SweepBucket does not expire its manifests: %s", lc)
 	}
 }

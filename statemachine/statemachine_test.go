@@ -40,3 +40,32 @@ func TestDefinition(t *testing.T) {
 		t.Error("the failure path does not end in a Fail state")
 	}
 }
+
+func TestSweepDefinition(t *testing.T) {
+	want := []string{"SweepAggregateFunctionArn", "SweepBatchFunctionArn", "SweepListFunctionArn"}
+	if got := SweepPlaceholders(); !slices.Equal(got, want) {
+		t.Fatalf("SweepPlaceholders() = %v, want %v", got, want)
+	}
+	def, err := SweepDefinition(map[string]string{"SweepListFunctionArn": "arn:l", "SweepBatchFunctionArn": "arn:b", "SweepAggregateFunctionArn": "arn:a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asl struct {
+		StartAt string
+		States  map[string]map[string]any
+	}
+	if err := json.Unmarshal([]byte(def), &asl); err != nil {
+		t.Fatalf("substituted sweep definition is not JSON: %v", err)
+	}
+	// Every way out of the Map, success or failure, reaches Aggregate, so a
+	// sweep always ends with its summary.
+	m := asl.States["ReconcileBatches"]
+	catch, _ := m["Catch"].([]any)
+	if m["Next"] != "Aggregate" || len(catch) != 1 || catch[0].(map[string]any)["Next"] != "Aggregate" {
+		t.Errorf("ReconcileBatches does not always go on to Aggregate: %v", m)
+	}
+	inner := m["ItemProcessor"].(map[string]any)["States"].(map[string]any)["ReconcileBatch"].(map[string]any)
+	if inner["Resource"] != "arn:b" || asl.States["ListSources"]["Resource"] != "arn:l" || asl.States["Aggregate"]["Resource"] != "arn:a" {
+		t.Errorf("task resources not substituted")
+	}
+}

@@ -427,3 +427,31 @@ func (s *Store) ReleaseLease(ctx context.Context, source, region, owner string) 
 func SourceFromPK(pk string) string {
 	return strings.TrimPrefix(pk, "MIRROR#arn:aws:s3:::")
 }
+
+// NextSweepRound counts full sweeps: it adds one to the counter item
+// (PK=SWEEP, SK=ROUND; no "type", so Mirrors never lists it) and returns the
+// new value, 1 for the first sweep. One conditional-free UpdateItem per full
+// sweep, not per mirror: full sweeps that read destinations only every Nth
+// time pick their round from it.
+func (s *Store) NextSweepRound(ctx context.Context) (int, error) {
+	out, err := s.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key("SWEEP", "ROUND"),
+		UpdateExpression:          aws.String("ADD #r :one"),
+		ExpressionAttributeNames:  map[string]string{"#r": "round"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("counting the sweep round in %s: %w", s.table, err)
+	}
+	n, ok := out.Attributes["round"].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, fmt.Errorf("counting the sweep round in %s: UpdateItem returned no round", s.table)
+	}
+	var round int
+	if _, err := fmt.Sscan(n.Value, &round); err != nil {
+		return 0, fmt.Errorf("counting the sweep round in %s: %q is not a number", s.table, n.Value)
+	}
+	return round, nil
+}

@@ -6,8 +6,11 @@ handed to moto's own entry point. MOTO_PORT is deliberately left alone: it
 points at the Go router in front of moto, and moto uses it to build URLs.
 
 Patches:
-  1. Step Functions: executing state machines is enabled up front, and a
-     second StartExecution no longer fails (moto issue #10077).
+  1. Step Functions: executing state machines is enabled up front, a
+     second StartExecution no longer fails (moto issue #10077), and
+     definitions are translated where moto's ASL grammar refuses what Step
+     Functions runs (Distributed Map EXPRESS children, an integer
+     ToleratedFailurePercentage).
   2. S3 bucket subresources that moto lacks or gets wrong (requestPayment,
      analytics/metrics/intelligent-tiering/inventory configurations, abac,
      metadataConfiguration/metadataTable, MfaDelete in versioning), answered
@@ -28,6 +31,7 @@ behaviour it emulates and the evidence for it, with a line
 row that does not exist: add the row when you add a patch.
 """
 import base64
+import json
 import re
 import datetime
 import sys
@@ -110,6 +114,68 @@ def patch_sfn_start_time():
         return details
 
     Execution.get_start_execution_details = get_start_execution_details
+
+
+def _translate_asl(definition):
+    """Rewrite what moto 5.2.1's ASL grammar refuses but Step Functions runs.
+
+    Only the emulator's copy changes; the deployed definition (SAM's file) is
+    the real one. Real Step Functions: a Distributed Map's
+    ProcessorConfig.ExecutionType is STANDARD or EXPRESS, and
+    ToleratedFailurePercentage is a number 0-100
+    (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html).
+    moto's grammar (ASLParser, ProcessorConfig/tolerated_failure rules) takes
+    only STANDARD and only a decimal literal. ItemBatcher, which moto refuses
+    as well, is not translated: dropping it would change what each child gets,
+    so a definition using it stays refused (bucketmirror's items are batches).
+    """
+    try:
+        doc = json.loads(definition)
+    except ValueError:
+        return definition  # moto reports the parse error itself
+
+    def walk(states):
+        for st in (states or {}).values():
+            if not isinstance(st, dict):
+                continue
+            if st.get("Type") == "Map":
+                proc = st.get("ItemProcessor") or st.get("Iterator") or {}
+                cfg = proc.get("ProcessorConfig") or {}
+                # conformance: sfn-map-express-children
+                if cfg.get("ExecutionType") == "EXPRESS":
+                    cfg["ExecutionType"] = "STANDARD"
+                tfp = st.get("ToleratedFailurePercentage")
+                # conformance: sfn-map-tolerated-failure-percentage-integer
+                if isinstance(tfp, int) and not isinstance(tfp, bool):
+                    st["ToleratedFailurePercentage"] = float(tfp)
+                walk(proc.get("States"))
+            for branch in st.get("Branches") or []:
+                walk(branch.get("States"))
+
+    walk(doc.get("States"))
+    return json.dumps(doc)
+
+
+def patch_sfn_definitions():
+    # conformance: sfn-map-express-children, sfn-map-tolerated-failure-percentage-integer
+    # Definitions reach moto through CreateStateMachine and UpdateStateMachine;
+    # both validate with the grammar first, so translate before either.
+    # DescribeStateMachine then shows the translated copy (AWS would show the
+    # definition as sent).
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    create, update = StepFunctionsParserBackend.create_state_machine, StepFunctionsParserBackend.update_state_machine
+
+    def create_state_machine(self, name, definition, *args, **kwargs):
+        return create(self, name, _translate_asl(definition), *args, **kwargs)
+
+    def update_state_machine(self, arn, definition=None, *args, **kwargs):
+        if definition:
+            definition = _translate_asl(definition)
+        return update(self, arn, definition, *args, **kwargs)
+
+    StepFunctionsParserBackend.create_state_machine = create_state_machine
+    StepFunctionsParserBackend.update_state_machine = update_state_machine
 
 
 # ---------------------------------------------------------------- S3 helpers
@@ -1033,6 +1099,7 @@ def main():
     enable_sfn_execution()
     patch_sfn_deepcopy()
     patch_sfn_start_time()
+    patch_sfn_definitions()
     patch_s3()
     patch_s3_acl_rules()
     patch_s3_acl_listing()

@@ -91,6 +91,50 @@ func TestLocalCloud(t *testing.T) {
 		}
 	})
 
+	t.Run("Distributed Map definitions are translated where moto's grammar refuses them", func(t *testing.T) {
+		// EXPRESS children and an integer ToleratedFailurePercentage are
+		// what Step Functions runs (and what statemachine/sweep.asl.json
+		// deploys); moto 5.2.1's grammar takes STANDARD and 10.0 only.
+		bucket := "localcloud-dmap-items"
+		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("items.json"),
+			Body: strings.NewReader(`[{"n":1},{"n":2},{"n":3}]`)}); err != nil {
+			t.Fatal(err)
+		}
+		definition := func(extra string) string {
+			return `{"StartAt":"M","States":{"M":{"Type":"Map",` + extra + `
+				"ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSON"},
+					"Parameters":{"Bucket":"` + bucket + `","Key":"items.json"}},
+				"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"EXPRESS"},
+					"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},
+				"MaxConcurrency":2,"ToleratedFailurePercentage":10,"End":true}}}`
+		}
+		arn := createStateMachine(t, sfnClient, "dmap-express", definition(""))
+		out := runExecution(t, sfnClient, arn, "dmap-1", `{}`)
+		if out.Status != sfntypes.ExecutionStatusSucceeded || !jsonEqual(aws.ToString(out.Output), `[{"n":1},{"n":2},{"n":3}]`) {
+			t.Errorf("Distributed Map execution: %s %s %s", out.Status, aws.ToString(out.Output), aws.ToString(out.Cause))
+		}
+		desc, err := sfnClient.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The emulator keeps its translated copy (documented difference).
+		if def := aws.ToString(desc.Definition); !strings.Contains(def, `"STANDARD"`) || !strings.Contains(def, `10.0`) {
+			t.Errorf("stored definition not translated: %s", def)
+		}
+		// ItemBatcher is not translated: dropping it would change what each
+		// child receives, so such a definition is still refused.
+		_, err = sfnClient.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("dmap-batcher"),
+			Definition: aws.String(definition(`"ItemBatcher":{"MaxItemsPerBatch":2},`)), RoleArn: aws.String(roleARN)})
+		// (AWS would answer InvalidDefinition; moto names its parser's
+		// exception UnknownError.)
+		if err == nil || !strings.Contains(err.Error(), "ItemBatcher") {
+			t.Errorf("a definition with ItemBatcher: %v, want it refused", err)
+		}
+	})
+
 	t.Run("task state invokes a Go handler through the router", func(t *testing.T) {
 		type in struct {
 			Name string `json:"name"`

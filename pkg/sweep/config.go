@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,17 @@ const (
 	// and an alarm every sweep. A change to the source retries at once.
 	retryBackoffBase = time.Hour
 	retryBackoffMax  = 24 * time.Hour
+	// DefaultBatchSize is how many sources one item of the full sweep's
+	// Distributed Map holds: 100 unchanged sources cost about 2,300 S3 reads,
+	// well inside an EXPRESS child's five minutes.
+	DefaultBatchSize = 100
+	// DefaultMapConcurrency bounds the children running at once; each makes
+	// Concurrency (8) sources' calls at a time.
+	DefaultMapConcurrency = 40
+	// DefaultDeadlineMargin is how long before its context's deadline a
+	// sweep stops taking new sources: enough for the sources in flight
+	// (a few seconds each) to finish and release their leases.
+	DefaultDeadlineMargin = 30 * time.Second
 )
 
 // retryBackoff is how long after its last failure a mirror that failed
@@ -70,11 +82,32 @@ type Config struct {
 	// (userIdentity.sessionContext.sessionIssuer.arn) are dropped before
 	// any S3 call.
 	OwnRoles []string
+	// DeadlineMargin: a sweep stops taking new sources this long before its
+	// context's deadline (default 30 s) and reports the rest as unreached.
+	DeadlineMargin time.Duration
+
+	// The full sweep through the sweep state machine (see fullsweep.go).
+
+	// ManifestBucket receives the list step's batches (a bucket of
+	// bucketmirror's, named with its prefix, emptied by a lifecycle rule).
+	ManifestBucket string
+	// BatchSize is the number of sources in one batch (default 100).
+	BatchSize int
+	// MapConcurrency is the Distributed Map's MaxConcurrency (default 40).
+	MapConcurrency int
+	// DestinationReadEvery: full sweeps read destinations only every Nth
+	// round (default 1, every sweep). Worth raising only where destination
+	// change events reach the sweep, which then repair damage within
+	// seconds; without them a damaged destination waits up to N sweeps.
+	DestinationReadEvery int
 }
 
 // ConfigFromEnv reads BUCKETMIRROR_TAG_PREFIX, BUCKETMIRROR_REGIONS
 // (space-separated), BUCKETMIRROR_EVENT_BUS, BUCKETMIRROR_ACCOUNT_ID and
-// BUCKETMIRROR_OWN_ROLE_ARNS (space-separated) with getenv (os.Getenv in
+// BUCKETMIRROR_OWN_ROLE_ARNS (space-separated), and for the full sweep's
+// functions BUCKETMIRROR_SWEEP_BUCKET, BUCKETMIRROR_SWEEP_BATCH_SIZE,
+// BUCKETMIRROR_SWEEP_MAX_CONCURRENCY and BUCKETMIRROR_DESTINATION_READ_EVERY,
+// with getenv (os.Getenv in
 // production).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
@@ -84,6 +117,26 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		AccountID: getenv("BUCKETMIRROR_ACCOUNT_ID"),
 		Owner:     getenv("AWS_LAMBDA_LOG_STREAM_NAME"),
 		OwnRoles:  strings.Fields(getenv("BUCKETMIRROR_OWN_ROLE_ARNS")),
+
+		ManifestBucket: getenv("BUCKETMIRROR_SWEEP_BUCKET"),
+	}
+	for _, n := range []struct {
+		name string
+		into *int
+	}{
+		{"BUCKETMIRROR_SWEEP_BATCH_SIZE", &c.BatchSize},
+		{"BUCKETMIRROR_SWEEP_MAX_CONCURRENCY", &c.MapConcurrency},
+		{"BUCKETMIRROR_DESTINATION_READ_EVERY", &c.DestinationReadEvery},
+	} {
+		v := getenv(n.name)
+		if v == "" {
+			continue
+		}
+		i, err := strconv.Atoi(v)
+		if err != nil || i < 1 {
+			return c, fmt.Errorf("%s %q must be a whole number of at least 1", n.name, v)
+		}
+		*n.into = i
 	}
 	c = c.withDefaults()
 	return c, c.validate()
@@ -104,6 +157,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Owner == "" {
 		c.Owner = "sweep"
+	}
+	if c.DeadlineMargin <= 0 {
+		c.DeadlineMargin = DefaultDeadlineMargin
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.MapConcurrency <= 0 {
+		c.MapConcurrency = DefaultMapConcurrency
+	}
+	if c.DestinationReadEvery <= 0 {
+		c.DestinationReadEvery = 1
 	}
 	return c
 }

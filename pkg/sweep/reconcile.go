@@ -86,7 +86,21 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 		}
 	}
 	var srcHash string
+	dests := map[string]*destRead{}
 	if slices.ContainsFunc(targets, func(t target) bool { return changed == nil || !targetable(src.Records[t.Region], t) }) {
+		// The destinations an unchanged source would be compared with are
+		// read while the source is: one mirror's two snapshots take the time
+		// of one. Wasted only when the source turns out changed or gone.
+		for _, t := range targets {
+			if rec := src.Records[t.Region]; (changed == nil || !targetable(rec, t)) && r.wouldReadDestination(rec, t) {
+				dests[t.Region] = r.readDestination(ctx, rec)
+			}
+		}
+		defer func() {
+			for _, d := range dests {
+				<-d.done
+			}
+		}()
 		snap := r.engine.Snapshot(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region})
 		if bucketGone(snap) {
 			src.gone = true
@@ -106,7 +120,7 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 			r.reconcileKinds(ctx, src, t, rec, changed)
 			continue
 		}
-		r.reconcileTarget(ctx, src, t, srcHash)
+		r.reconcileTarget(ctx, src, t, srcHash, dests[t.Region])
 	}
 	for _, region := range slices.Sorted(maps.Keys(src.Records)) {
 		if src.onlyRegion != "" && region != src.onlyRegion {
@@ -242,10 +256,38 @@ func inFlight(status string) bool {
 	return status == inventory.StatusStarted || status == inventory.StatusCreated
 }
 
+// destRead is a destination snapshot being read; snap is set once done is
+// closed.
+type destRead struct {
+	done chan struct{}
+	snap *bucketconfig.Snapshot
+}
+
+// readDestination starts reading rec's destination.
+func (r *run) readDestination(ctx context.Context, rec *inventory.Mirror) *destRead {
+	d := &destRead{done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		d.snap = r.engine.Snapshot(ctx, bucketconfig.Bucket{Name: rec.Dest, Region: rec.Region})
+	}()
+	return d
+}
+
+// wouldReadDestination says reconcileTarget compares the destination with
+// its record when the source is unchanged: a FINISHED mirror whose
+// destination is the one the tags ask for, in a round that reads
+// destinations. Every other state starts (or skips) a run on the records
+// alone.
+func (r *run) wouldReadDestination(rec *inventory.Mirror, t target) bool {
+	return rec != nil && !r.skipDestinations && rec.Status == inventory.StatusFinished && rec.Dest != "" &&
+		(t.Dest == "" || t.Dest == rec.Dest)
+}
+
 // reconcileTarget decides about one source × Region and acts on it. The
-// order of the checks keeps reads down: the destination is only read when
-// the source is unchanged.
-func (r *run) reconcileTarget(ctx context.Context, src *source, t target, srcHash string) {
+// destination is compared only when the source is unchanged (pre-read, when
+// the mirror looked unchanged, alongside the source: dest), and not at all
+// in a round that skips destinations.
+func (r *run) reconcileTarget(ctx context.Context, src *source, t target, srcHash string, dest *destRead) {
 	rec := src.Records[t.Region]
 	d := Decision{Source: src.Name, SourceRegion: src.Region, Region: t.Region, Dest: t.Dest, SourceHash: srcHash}
 	if rec != nil && d.Dest == "" {
@@ -278,8 +320,18 @@ func (r *run) reconcileTarget(ctx context.Context, src *source, t target, srcHas
 		reason = "source-changed"
 	case t.Dest != "" && t.Dest != rec.Dest:
 		reason = "destination-renamed"
+	case r.skipDestinations:
+		// This round reads sources only (Config.DestinationReadEvery):
+		// destination events repair the destinations in between.
+		d.Action, d.Reason = ActionSkipped, "unchanged"
+		r.record(d)
+		return
 	default:
-		dsnap := r.engine.Snapshot(ctx, bucketconfig.Bucket{Name: rec.Dest, Region: t.Region})
+		if dest == nil {
+			dest = r.readDestination(ctx, rec)
+		}
+		<-dest.done
+		dsnap := dest.snap
 		observed = dsnap.Hash()
 		switch {
 		case bucketGone(dsnap):

@@ -80,6 +80,17 @@ type Summary struct {
 	Failed   int `json:"failed"`
 	Invalid  int `json:"invalid"`
 	Detached int `json:"detached"`
+	// Unreached counts the sources skipped for want of time (reason
+	// deadline, or a batch of the full sweep that failed): the next sweep
+	// gets to them. UnreachedSources names the first ones.
+	Unreached        int      `json:"unreached"`
+	UnreachedSources []string `json:"unreachedSources,omitempty"`
+	// Via is how a full sweep ran: "lambda" (one sweep invocation) or
+	// "distributed-map" (the sweep state machine); Batches and
+	// FailedBatches count the latter's items.
+	Via           string `json:"via,omitempty"`
+	Batches       int    `json:"batches,omitempty"`
+	FailedBatches []int  `json:"failedBatches,omitempty"`
 	// EventsPublished and EventsFailed count EventBridge entries; failed
 	// ones were retried (bounded) and are described in EventErrors.
 	EventsPublished int        `json:"eventsPublished"`
@@ -200,6 +211,9 @@ type run struct {
 	pub   *publisher
 	// retryFailed ignores the failure backoff.
 	retryFailed bool
+	// skipDestinations: a full sweep round that compares unchanged
+	// sources with their records only (Config.DestinationReadEvery).
+	skipDestinations bool
 
 	mu        sync.Mutex
 	scanned   int
@@ -260,6 +274,9 @@ func (s *Sweeper) sweep(ctx context.Context, buckets []string, retryFailed bool)
 	r.process(ctx, work)
 	r.pub.flush(ctx)
 	sum := r.summary(scope, s.now().Sub(began))
+	if scope == "full" {
+		sum.Via = "lambda"
+	}
 	s.report(ctx, sum)
 	return sum, errors.Join(errs...)
 }
@@ -277,13 +294,24 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// process reconciles the sources, Config.Concurrency at a time.
+// process reconciles the sources, Config.Concurrency at a time. It stops
+// taking new sources DeadlineMargin before ctx's deadline (a Lambda's
+// timeout): the ones in flight finish and release their leases, the rest
+// are recorded unreached (skipped, reason deadline) for the next sweep,
+// instead of the runtime killing the invocation with leases held.
 func (r *run) process(ctx context.Context, work []*source) {
 	sem := make(chan struct{}, r.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, src := range work {
-		wg.Add(1)
+	for i, src := range work {
 		sem <- struct{}{}
+		if r.outOfTime(ctx) {
+			<-sem
+			for _, rest := range work[i:] {
+				r.record(Decision{Source: rest.Name, SourceRegion: rest.Region, Action: ActionSkipped, Reason: ReasonDeadline})
+			}
+			break
+		}
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
@@ -291,6 +319,19 @@ func (r *run) process(ctx context.Context, work []*source) {
 		}()
 	}
 	wg.Wait()
+}
+
+// ReasonDeadline marks a source a sweep did not reach before its deadline.
+const ReasonDeadline = "deadline"
+
+// outOfTime says the sweep must take no new source: ctx is done or its
+// deadline is less than DeadlineMargin away.
+func (r *run) outOfTime(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && time.Until(deadline) < r.cfg.DeadlineMargin
 }
 
 // record adds a decision; Progress sees decisions one at a time.
@@ -317,6 +358,12 @@ func (r *run) summary(scope string, took time.Duration) Summary {
 			sum.Started++
 		case ActionSkipped:
 			sum.Skipped++
+			if d.Reason == ReasonDeadline {
+				sum.Unreached++
+				if len(sum.UnreachedSources) < maxLoggedDecisions {
+					sum.UnreachedSources = append(sum.UnreachedSources, d.Source)
+				}
+			}
 		case ActionFailed:
 			sum.Failed++
 		case ActionInvalid:
@@ -347,13 +394,15 @@ func (s *Sweeper) report(ctx context.Context, sum Summary) {
 		}
 	}
 	level := slog.LevelInfo
-	if sum.Failed > 0 || sum.EventsFailed > 0 {
+	if sum.Failed > 0 || sum.EventsFailed > 0 || sum.Unreached > 0 {
 		level = slog.LevelWarn
 	}
 	s.Log.LogAttrs(ctx, level, "sweep finished",
 		slog.String("scope", sum.Scope), slog.Int("scanned", sum.Scanned), slog.Int("started", sum.Started),
 		slog.Int("skipped", sum.Skipped), slog.Int("failed", sum.Failed), slog.Int("invalid", sum.Invalid),
-		slog.Int("detached", sum.Detached), slog.Int("eventsPublished", sum.EventsPublished),
+		slog.Int("detached", sum.Detached), slog.Int("unreached", sum.Unreached), slog.Any("unreachedSources", sum.UnreachedSources),
+		slog.String("via", sum.Via), slog.Int("batches", sum.Batches), slog.Any("failedBatches", sum.FailedBatches),
+		slog.Int("eventsPublished", sum.EventsPublished),
 		slog.Int("eventsFailed", sum.EventsFailed), slog.String("eventErrors", sum.EventErrors),
 		slog.Int64("durationMs", sum.DurationMS), slog.Any("decisions", notable))
 	if s.Metrics == nil {
@@ -366,6 +415,8 @@ func (s *Sweeper) report(ctx context.Context, sum Summary) {
 		emf.Count("Failed", sum.Failed),
 		emf.Count("Invalid", sum.Invalid),
 		emf.Count("Detached", sum.Detached),
+		emf.Count("Unreached", sum.Unreached),
+		emf.Count("FailedBatches", len(sum.FailedBatches)),
 		emf.Count("EventsFailed", sum.EventsFailed),
 		emf.Milliseconds("Duration", time.Duration(sum.DurationMS)*time.Millisecond),
 	})
