@@ -59,8 +59,12 @@ type results struct {
 	Chaos     *chaosResult     `json:"chaos,omitempty"`
 	BadInput  *badInputResult  `json:"bad_input,omitempty"`
 	Events    *eventsResult    `json:"events,omitempty"`
-	Errors    []string         `json:"errors,omitempty"`
-	Warnings  []string         `json:"warnings,omitempty"`
+	// Model is the full sweep at 1,000,000 buckets / 100,000 tagged,
+	// computed from published quotas and prices and the sweep part's
+	// measured calls per unchanged mirror.
+	Model    *modelResult `json:"model,omitempty"`
+	Errors   []string     `json:"errors,omitempty"`
+	Warnings []string     `json:"warnings,omitempty"`
 	// Load is /proc/loadavg (1, 5, 15 min) before and after each part: the
 	// machine is shared, and other work on its 2 cores slows the emulator.
 	Load []string `json:"load_avg"`
@@ -195,6 +199,7 @@ func run(ctx context.Context, o options) (*results, error) {
 			return benchSweep(ctx, c, o.sweepBuckets, o.sweepTagged, res.Sweep)
 		})
 		res.Sweep.finish()
+		res.Model = res.Sweep.model()
 	}
 	if want("chaos") {
 		withCloud("chaos", func(c *localcloud.Cloud) error {
@@ -239,6 +244,7 @@ func rerender(o options) error {
 	}
 	if res.Sweep != nil {
 		res.Sweep.finish()
+		res.Model = res.Sweep.model()
 	}
 	return writeResults(o, &res)
 }

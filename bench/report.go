@@ -35,6 +35,9 @@ func renderReport(r *results) string {
 	if s := r.Sweep; s != nil && len(s.Points) > 0 {
 		reportSweep(p, s)
 	}
+	if m := r.Model; m != nil {
+		reportModel(p, m)
+	}
 	if c := r.Chaos; c != nil {
 		reportChaos(p, c)
 	}
@@ -146,6 +149,10 @@ func reportSweep(p printer, s *sweepResult) {
 			s.Buckets, s.Tagged, requestsPerSecond(s), s.SetupBucketsPerS, s.SetupS, s.FirstSweepCallsPerNew, s.FirstSweepMSPerNew,
 			s.Extrapolated1000["first_sweep_s"], s.Extrapolated1000["first_sweep_api_calls"], s.Extrapolated1000["second_sweep_s"], s.Extrapolated1000["second_sweep_api_calls"])
 	}
+	if s.Via != "" {
+		p("- **Full sweeps with nothing changed run through the sweep state machine (`sweep.via` = %q)**: list step, Distributed Map of reconcile-batch children (batches of %d, MaxConcurrency %d here), aggregate step. **Calls per unchanged mirror: %.2f** in a round that reads sources only (`DestinationReadEvery` > 1; %.2f of them S3), **%.2f** in a round that reads both sides (%.2f S3). **At most %d sources per invocation** (the batch size bounds it, not the account). Wall time %.1f s (sources only: %.1f s).\n",
+			s.Via, s.BatchSize, s.MapConcurrency, s.CallsPerUnchangedMirror, s.S3CallsPerUnchangedMirror, s.CallsPerUnchangedMirrorReadingDestinations, s.S3CallsPerUnchangedMirrorReadingDests, s.MaxSourcesPerInvocation, s.WallS, s.SourcesOnlyWallS)
+	}
 	p("- **Second sweep of %d buckets / %d tagged, nothing changed: %d API calls, %d StartExecution, %d DynamoDB reads / %d writes, %.1f s.** Peak RSS of the benchmark process: %.0f MB (moto: %.0f MB).\n",
 		s.Buckets, s.Tagged, s.SecondSweepAPICalls, s.SecondSweepStartExecutions, s.SecondSweepDynamoReads, s.SecondSweepDynamoWrites, s.SecondSweepS, s.PeakRSSMB, s.MotoPeakRSSMB)
 	if g := s.Growth; g != nil {
@@ -240,4 +247,26 @@ func reportEvents(p printer, e *eventsResult) {
 	p("| runs started by a full sweep after the targeted repairs | %d |\n\n", e.FullSweepStarts)
 	p("S3 calls of the one-kind source event: %s. Of the destination repair: %s. Other calls of the one-kind event (inventory, lease, run record, events): %s.\n\n",
 		topOps(e.S3Ops, 20), topOps(e.RepairS3Ops, 20), topOps(e.OtherCalls, 20))
+}
+
+func reportModel(p printer, m *modelResult) {
+	p("## 2b. Model: a full sweep of 1,000,000 buckets with 100,000 tagged\n\n")
+	p("Computed, not measured: published quotas and prices (us-east-1), the template's defaults, and the S3 calls per unchanged mirror measured above. Nothing changed since the last sweep (a changed mirror adds one mirror execution: 2 Lambda invocations and about 10 Standard transitions).\n\n")
+	p("- **Minutes per full sweep: %.2f** reading destinations (list step %.2f min + Map %.2f min), %.2f reading sources only.\n", m.FullSweepMinutes100kTagged, m.ListMinutes, m.MapMinutes, m.FullSweepMinutesSourcesOnly)
+	p("- **US dollars per full sweep: %.2f** reading destinations, %.2f sources only. Breakdown: %s.\n", m.CostUSDPerFullSweep100k, m.CostUSDSourcesOnly, topFloat(m.CostBreakdown))
+	p("- Binding limit: %s\n", m.BindingLimit)
+	p("- Formula: %s.\n\n", m.Formula)
+	p("| input | value | unit | source |\n|---|---:|---|---|\n")
+	for _, in := range m.Inputs {
+		p("| %s | %g | %s | %s |\n", in.Name, in.Value, in.Unit, in.Source)
+	}
+	p("\n")
+}
+
+func topFloat(m map[string]float64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s $%.4f", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,13 +10,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+	"github.com/bucketmirror/bucketmirror/pkg/localdeploy"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 	"github.com/bucketmirror/bucketmirror/pkg/sweep"
 )
@@ -35,6 +40,11 @@ type sweepPass struct {
 	DynamoWrites int `json:"dynamodb_writes"`
 	// Starts counts Starter.Start calls (in-process runs for LocalStarter);
 	// StartExecutions counts Step Functions StartExecution API calls.
+	// Via: lambda (sweep.Sweep in one call) or distributed-map (the sweep
+	// state machine; Batches children, MaxBatch the largest).
+	Via             string  `json:"via"`
+	Batches         int     `json:"batches,omitempty"`
+	MaxBatch        int     `json:"max_sources_per_invocation,omitempty"`
 	Starts          int     `json:"starts"`
 	StartExecutions int     `json:"start_executions"`
 	Started         int     `json:"decisions_started"`
@@ -72,8 +82,28 @@ type sweepResult struct {
 	SecondSweepStartExecutions int     `json:"second_sweep_start_executions"`
 	SecondSweepDynamoReads     int     `json:"second_sweep_dynamodb_reads"`
 	SecondSweepDynamoWrites    int     `json:"second_sweep_dynamodb_writes"`
-	PeakRSSMB                  float64 `json:"peak_rss_mb"`
-	MotoPeakRSSMB              float64 `json:"moto_peak_rss_mb"`
+	// Via is how the unchanged sweeps ran: "distributed-map" (the sweep
+	// state machine, the production path of a full sweep).
+	Via string `json:"via"`
+	// CallsPerUnchangedMirror: API calls of a full sweep of the largest
+	// account with nothing changed, per tagged bucket, in a round that reads
+	// sources only (DestinationReadEvery > 1, between destination rounds);
+	// ...ReadingDestinations: the same in a round that reads both sides.
+	CallsPerUnchangedMirror                    float64 `json:"calls_per_unchanged_mirror"`
+	CallsPerUnchangedMirrorReadingDestinations float64 `json:"calls_per_unchanged_mirror_reading_destinations"`
+	S3CallsPerUnchangedMirror                  float64 `json:"s3_calls_per_unchanged_mirror"`
+	S3CallsPerUnchangedMirrorReadingDests      float64 `json:"s3_calls_per_unchanged_mirror_reading_destinations"`
+	// MaxSourcesPerInvocation is the largest batch one reconcile-batch
+	// invocation got (bounded by the batch size, not by the account).
+	MaxSourcesPerInvocation int `json:"max_sources_per_invocation"`
+	BatchSize               int `json:"batch_size"`
+	MapConcurrency          int `json:"map_concurrency"`
+	// WallS is the wall time of the largest unchanged full sweep (reading
+	// destinations), SourcesOnlyWallS of the sources-only round.
+	WallS            float64 `json:"wall_s"`
+	SourcesOnlyWallS float64 `json:"sources_only_wall_s"`
+	PeakRSSMB        float64 `json:"peak_rss_mb"`
+	MotoPeakRSSMB    float64 `json:"moto_peak_rss_mb"`
 	// SetupBucketsPerS is how fast the local cloud creates buckets.
 	SetupBucketsPerS float64 `json:"setup_buckets_per_s"`
 	SetupS           float64 `json:"setup_s"`
@@ -111,6 +141,19 @@ func (r *sweepResult) finish() {
 	r.SecondSweepS, r.SecondSweepAPICalls = second.Pass.WallS, second.Pass.APICalls
 	r.SecondSweepStartExecutions = second.Pass.StartExecutions + second.Pass.Starts
 	r.SecondSweepDynamoReads, r.SecondSweepDynamoWrites = second.Pass.DynamoReads, second.Pass.DynamoWrites
+	r.Via, r.WallS = second.Pass.Via, second.Pass.WallS
+	perTagged := func(p *sweepPoint, n int) float64 { return round2(float64(n) / float64(max(p.Tagged, 1))) }
+	r.CallsPerUnchangedMirrorReadingDestinations = perTagged(second, second.Pass.APICalls)
+	r.S3CallsPerUnchangedMirrorReadingDests = perTagged(second, second.Pass.ByService["S3"])
+	if only := r.point("second-large-sources-only"); only != nil {
+		r.CallsPerUnchangedMirror = perTagged(only, only.Pass.APICalls)
+		r.S3CallsPerUnchangedMirror = perTagged(only, only.Pass.ByService["S3"])
+		r.SourcesOnlyWallS = only.Pass.WallS
+	}
+	r.MaxSourcesPerInvocation = 0
+	for _, p := range r.Points {
+		r.MaxSourcesPerInvocation = max(r.MaxSourcesPerInvocation, p.Pass.MaxBatch)
+	}
 	for _, p := range r.Points {
 		r.PeakRSSMB = max(r.PeakRSSMB, p.Pass.PeakRSSMB)
 		r.MotoPeakRSSMB = max(r.MotoPeakRSSMB, p.Pass.MotoPeakRSSMB)
@@ -279,6 +322,7 @@ func benchSweep(ctx context.Context, cloud *localcloud.Cloud, buckets, tagged in
 		return err
 	}
 	counter := newCallCounter()
+	var sweepVia func(pointName string, nBuckets, nTagged, nNew int, local bool, machine *benchMachine) error
 	cfg := cloud.AWSConfig()
 	cfg.Retryer = awsclient.NewRetryer
 	cfg.APIOptions = append(cfg.APIOptions, counter.apiOption)
@@ -287,18 +331,34 @@ func benchSweep(ctx context.Context, cloud *localcloud.Cloud, buckets, tagged in
 	if err != nil {
 		return err
 	}
+	// The full sweep's production path: the sweep state machine, its
+	// reconcile-batch children starting executions of the mirror state
+	// machine. everyRound reads destinations in every round; sourcesOnly
+	// (DestinationReadEvery 2, its round counter set so the next round is
+	// an even one) reads sources only, as between destination rounds.
+	res.BatchSize, res.MapConcurrency = benchBatchSize, benchMapConcurrency
+	everyRound, err := deployBenchSweep(ctx, cloud, cfg, m, machineARN, "bench-sweep-every-round", 1)
+	if err != nil {
+		return err
+	}
+	sourcesOnly, err := deployBenchSweep(ctx, cloud, cfg, m, machineARN, "bench-sweep-sources-only", 2)
+	if err != nil {
+		return err
+	}
 	sweepAt := func(pointName string, nBuckets, nTagged, nNew int, local bool) error {
-		var starter *countingStarter
-		mode := "stepfunctions"
+		return sweepVia(pointName, nBuckets, nTagged, nNew, local, everyRound)
+	}
+	sweepVia = func(pointName string, nBuckets, nTagged, nNew int, local bool, machine *benchMachine) error {
+		var p sweepPass
+		var err error
 		if local {
-			starter, mode = &countingStarter{next: &sweep.LocalStarter{Mirrorer: m}}, "local"
+			starter := &countingStarter{next: &sweep.LocalStarter{Mirrorer: m}}
+			progress("sweep %s: %d buckets, %d tagged (%d new), in-process starter", pointName, nBuckets, nTagged, nNew)
+			p, err = measureSweep(ctx, cloud, cfg, m, counter, starter, "local", nTagged)
 		} else {
-			// The production path: executions of the deployed state
-			// machine; with nothing changed it must start none.
-			starter = &countingStarter{next: sweep.NewSFNStarter(cfg, machineARN)}
+			progress("sweep %s: %d buckets, %d tagged (%d new), sweep state machine %s", pointName, nBuckets, nTagged, nNew, machine.name)
+			p, err = measureMachineSweep(ctx, cloud, counter, machine, nTagged)
 		}
-		progress("sweep %s: %d buckets, %d tagged (%d new), %s starter", pointName, nBuckets, nTagged, nNew, mode)
-		p, err := measureSweep(ctx, cloud, cfg, m, counter, starter, mode, nTagged)
 		if err != nil {
 			return err
 		}
@@ -317,6 +377,9 @@ func benchSweep(ctx context.Context, cloud *localcloud.Cloud, buckets, tagged in
 		func() error { return tagMany(ctx, direct, smallBuckets, buckets, name, isTagged, tags) },
 		func() error { return sweepAt("grown-tagged-new", buckets, tagged, tagged-smallTagged, true) },
 		func() error { return sweepAt("second-large", buckets, tagged, 0, false) },
+		func() error {
+			return sweepVia("second-large-sources-only", buckets, tagged, 0, false, sourcesOnly)
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -366,7 +429,7 @@ func measureSweep(ctx context.Context, cloud *localcloud.Cloud, cfg aws.Config, 
 	sum, err := s.Sweep(ctx, nil)
 	wall := time.Since(began)
 	calls, attempts := counter.take()
-	p := sweepPass{Mode: mode, WallS: round1(wall.Seconds()), APICalls: total(calls), Attempts: total(attempts), ByService: byService(calls), ByOp: calls,
+	p := sweepPass{Mode: mode, Via: "lambda", WallS: round1(wall.Seconds()), APICalls: total(calls), Attempts: total(attempts), ByService: byService(calls), ByOp: calls,
 		Starts: len(starter.take()), StartExecutions: calls["SFN.StartExecution"], Started: sum.Started, Skipped: sum.Skipped, Failed: sum.Failed,
 		PeakRSSMB: peakRSS(0), MotoPeakRSSMB: peakRSS(cloud.MotoPID())}
 	p.DynamoReads, p.DynamoWrites = dynamo(calls)
@@ -386,4 +449,153 @@ func measureSweep(ctx context.Context, cloud *localcloud.Cloud, cfg aws.Config, 
 	progress("sweep (%s): %.1f s, %d API calls (%s), DynamoDB %d reads / %d writes, %d starts, %d StartExecution, peak RSS %.0f MB (moto %.0f MB)",
 		mode, p.WallS, p.APICalls, topOps(byService(calls), 6), p.DynamoReads, p.DynamoWrites, p.Starts, p.StartExecutions, p.PeakRSSMB, p.MotoPeakRSSMB)
 	return p, nil
+}
+
+// Settings of the bench's sweep state machine: the template's default batch
+// size, and a Map concurrency the 2-core machine's emulator can serve.
+const (
+	benchBatchSize      = sweep.DefaultBatchSize
+	benchMapConcurrency = 4
+)
+
+// benchMachine is one deployment of the sweep state machine; maxBatch is
+// the largest batch one reconcile-batch invocation got.
+type benchMachine struct {
+	name, arn string
+	// handlers points the local cloud's sweep functions at this machine's
+	// sweeper (both deployments share the function names).
+	handlers func()
+	mu       sync.Mutex
+	maxBatch int
+}
+
+// deployBenchSweep deploys the sweep state machine with a sweeper on the
+// counted config (its children start executions of the mirror state
+// machine), wrapping the reconcile-batch handler to see each batch's size.
+func deployBenchSweep(ctx context.Context, cloud *localcloud.Cloud, cfg aws.Config, m *mirror.Mirrorer, machineARN, name string, destinationReadEvery int) (*benchMachine, error) {
+	s, err := sweep.New(cfg, sweep.Config{Regions: []string{srcRegion, dstRegion}, AccountID: localcloud.AccountID, Owner: "bench",
+		ManifestBucket: "dest-bench-sweep-manifests", BatchSize: benchBatchSize, MapConcurrency: benchMapConcurrency,
+		DestinationReadEvery: destinationReadEvery}, m, sweep.NewSFNStarter(cfg, machineARN), discardLog)
+	if err != nil {
+		return nil, err
+	}
+	s.Metrics = nil
+	bm := &benchMachine{name: name}
+	if bm.arn, err = localdeploy.DeploySweep(ctx, cloud, s, name); err != nil {
+		return nil, err
+	}
+	if destinationReadEvery > 1 {
+		// Round 1 would read destinations: use it up outside the measure.
+		if _, err := m.Store.NextSweepRound(ctx); err != nil {
+			return nil, err
+		}
+	}
+	bm.register(cloud, s)
+	return bm, nil
+}
+
+// register (re)points the local cloud's reconcile-batch function at this
+// machine's sweeper; both deployments share the function name.
+func (bm *benchMachine) register(cloud *localcloud.Cloud, s *sweep.Sweeper) {
+	h := &sweep.FullSweepHandler{Sweeper: s}
+	next := lambda.NewHandler(h.Batch)
+	bm.handlers = func() {
+		cloud.Register(localdeploy.SweepListFunction, lambda.NewHandler(h.List))
+		cloud.Register(localdeploy.SweepAggregateFunction, lambda.NewHandler(h.Aggregate))
+		cloud.Register(localdeploy.SweepBatchFunction, batchSizeRecorder{next: next, bm: bm})
+	}
+}
+
+type batchSizeRecorder struct {
+	next lambda.Handler
+	bm   *benchMachine
+}
+
+func (r batchSizeRecorder) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var b sweep.Batch
+	if err := json.Unmarshal(payload, &b); err == nil {
+		r.bm.mu.Lock()
+		r.bm.maxBatch = max(r.bm.maxBatch, len(b.Sources))
+		r.bm.mu.Unlock()
+	}
+	return r.next.Invoke(ctx, payload)
+}
+
+// measureMachineSweep runs one execution of the sweep state machine and
+// measures it as measureSweep measures a Sweep call: calls of every client
+// (the list, reconcile-batch and aggregate handlers run in this process),
+// wall time from StartExecution to the end, peak RSS of both processes.
+func measureMachineSweep(ctx context.Context, cloud *localcloud.Cloud, counter *callCounter, bm *benchMachine, tagged int) (sweepPass, error) {
+	bm.handlers()
+	client := sfn.NewFromConfig(cloud.AWSConfig())
+	bm.mu.Lock()
+	bm.maxBatch = 0
+	bm.mu.Unlock()
+	counter.take()
+	resetPeakRSS(0)
+	resetPeakRSS(cloud.MotoPID())
+	began := time.Now()
+	start, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(bm.arn),
+		Name: aws.String(fmt.Sprintf("bench-%d", began.UnixNano())), Input: aws.String(`{}`)})
+	if err != nil {
+		return sweepPass{}, fmt.Errorf("starting the sweep state machine: %w", err)
+	}
+	var out *sfn.DescribeExecutionOutput
+	for {
+		if out, err = client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: start.ExecutionArn}); err != nil {
+			return sweepPass{}, err
+		}
+		if out.Status != sfntypes.ExecutionStatusRunning {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return sweepPass{}, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	wall := time.Since(began)
+	calls, attempts := counter.take()
+	// The polling above is the bench's, not the sweep's.
+	delete(calls, "SFN.DescribeExecution")
+	delete(calls, "SFN.StartExecution")
+	var sum sweep.Summary
+	if out.Status == sfntypes.ExecutionStatusSucceeded {
+		if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &sum); err != nil {
+			return sweepPass{}, fmt.Errorf("sweep output: %w", err)
+		}
+	}
+	bm.mu.Lock()
+	maxBatch := bm.maxBatch
+	bm.mu.Unlock()
+	p := sweepPass{Mode: "stepfunctions", Via: sum.Via, Batches: sum.Batches, MaxBatch: maxBatch, WallS: round1(wall.Seconds()),
+		APICalls: total(calls), Attempts: total(attempts), ByService: byService(calls), ByOp: calls,
+		StartExecutions: calls["SFN.StartExecution"], Started: sum.Started, Skipped: sum.Skipped, Failed: sum.Failed,
+		PeakRSSMB: peakRSS(0), MotoPeakRSSMB: peakRSS(cloud.MotoPID())}
+	p.DynamoReads, p.DynamoWrites = dynamo(calls)
+	if tagged > 0 {
+		p.CallsPerTagged = round1(float64(p.APICalls) / float64(tagged))
+		p.MSPerTagged = round1(float64(wall.Milliseconds()) / float64(tagged))
+	}
+	if out.Status != sfntypes.ExecutionStatusSucceeded {
+		p.FirstError = fmt.Sprintf("sweep execution %s: %s %s", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause))
+	} else if len(sum.FailedBatches) > 0 || sum.Unreached > 0 {
+		p.FirstError = fmt.Sprintf("failed batches %v, unreached %d", sum.FailedBatches, sum.Unreached)
+	}
+	progress("sweep (%s via %s): %.1f s, %d API calls (%s), %d batches of at most %d, DynamoDB %d reads / %d writes, started %d, peak RSS %.0f MB (moto %.0f MB)",
+		bm.name, p.Via, p.WallS, p.APICalls, topOps(byService(calls), 6), p.Batches, p.MaxBatch, p.DynamoReads, p.DynamoWrites, p.Started, p.PeakRSSMB, p.MotoPeakRSSMB)
+	return p, nil
+}
+
+// model is the 100,000-tagged model from this result's measured S3 calls
+// per unchanged mirror; nil before the Distributed Map path was measured.
+func (r *sweepResult) model() *modelResult {
+	if r.S3CallsPerUnchangedMirrorReadingDests == 0 {
+		return nil
+	}
+	only := r.S3CallsPerUnchangedMirror
+	if only == 0 {
+		only = r.S3CallsPerUnchangedMirrorReadingDests
+	}
+	return modelFullSweep(r.S3CallsPerUnchangedMirrorReadingDests, only, sweep.DefaultBatchSize, sweep.DefaultMapConcurrency, sweep.DefaultConcurrency)
 }
