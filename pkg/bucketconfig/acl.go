@@ -27,18 +27,20 @@ type aclGrant struct {
 // source with BucketOwnerEnforced has ACLs disabled, so nothing is copied
 // from it. Written after ownership (a BucketOwnerEnforced destination
 // refuses ACLs) and Block Public Access (BlockPublicAcls refuses public
-// grants); see dependsOn.
+// grants); see edges in catalog.go.
 var aclKind = &spec[[]aclGrant]{
 	name: "acl",
 	// s3:GetBucketOwnershipControls: whether the source's ACL is in effect.
 	readActions: []string{"s3:GetBucketAcl", "s3:GetBucketOwnershipControls"},
-	// s3:GetBucketAcl: the destination's owner, required in the written ACL.
+	// s3:GetBucketAcl: the destination's owner, required in the written ACL
+	// (read with the destination's snapshot).
 	writeActions: []string{"s3:PutBucketAcl", "s3:GetBucketAcl"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*[]aclGrant, error) {
 		out, err := e.clients.S3(b.Region).GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &b.Name})
 		if err != nil {
 			return nil, err
 		}
+		e.learn(func(f *facts) { f.owner = out.Owner })
 		grants := canonicalGrants(out.Grants)
 		if isPrivateACL(grants, out.Owner) {
 			return nil, nil
@@ -47,43 +49,52 @@ var aclKind = &spec[[]aclGrant]{
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *[]aclGrant) error {
 		client := e.clients.S3(b.Region)
-		// S3 wants the bucket owner in an ACL document.
-		cur, err := client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &b.Name})
-		if err != nil {
-			return err
+		// S3 wants the bucket owner in an ACL document: the destination's
+		// read already told it.
+		var owner *types.Owner
+		if f := e.destFacts(); f != nil && f.owner != nil {
+			owner = &types.Owner{ID: f.owner.ID}
+		} else {
+			cur, err := client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &b.Name})
+			if err != nil {
+				return err
+			}
+			if cur.Owner != nil {
+				owner = &types.Owner{ID: cur.Owner.ID}
+			}
 		}
 		grants := make([]types.Grant, 0, len(*v))
 		for _, g := range *v {
 			grants = append(grants, types.Grant{Permission: g.Permission, Grantee: &types.Grantee{Type: g.Type,
 				ID: grantField(g.ID), URI: grantField(g.URI), EmailAddress: grantField(g.Email)}})
 		}
-		var owner *types.Owner
-		if cur.Owner != nil {
-			owner = &types.Owner{ID: cur.Owner.ID}
-		}
-		_, err = client.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: &b.Name,
+		_, err := client.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: &b.Name,
 			AccessControlPolicy: &types.AccessControlPolicy{Owner: owner, Grants: grants}})
 		return err
 	},
+	// The plan deletes only an ACL it read as granting to others, and does so
+	// before ownership turns BucketOwnerEnforced (see edges), while S3 still
+	// accepts ACL writes.
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		client := e.clients.S3(b.Region)
-		// The ownership kind may have reset the ACL already, on its way to
-		// BucketOwnerEnforced, and such a bucket refuses most ACL writes.
-		cur, err := client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &b.Name})
-		if err != nil {
-			return err
-		}
-		if isPrivateACL(canonicalGrants(cur.Grants), cur.Owner) {
-			return nil
-		}
-		_, err = client.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: &b.Name, ACL: types.BucketCannedACLPrivate})
+		_, err := e.clients.S3(b.Region).PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: &b.Name, ACL: types.BucketCannedACLPrivate})
 		return err
 	},
 	xform: func(ctx context.Context, e *Engine, m Mirror, v *[]aclGrant) (*[]aclGrant, []Note, error) {
 		if v == nil {
 			return nil, nil, nil
 		}
-		own, err := getOwnership(ctx, e, m.Source)
+		// The source's ownership is in the same snapshot (no read of its
+		// own); outside a plan it is read.
+		var own *types.ObjectOwnership
+		var err error
+		if e.plan != nil {
+			var v value
+			if v, err = e.plan.Source.value(ownershipKind.name); v != nil {
+				own = v.(*types.ObjectOwnership)
+			}
+		} else {
+			own, err = getOwnership(ctx, e, m.Source)
+		}
 		if err != nil {
 			return nil, nil, err
 		}

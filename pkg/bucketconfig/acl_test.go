@@ -13,7 +13,6 @@ import (
 
 const (
 	logDeliveryURI = "http://acs.amazonaws.com/groups/s3/LogDelivery"
-	allUsersURI    = "http://acs.amazonaws.com/groups/global/AllUsers"
 	// The canonical user ID of the S3 documentation's examples: another account.
 	otherAccountID = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
 )

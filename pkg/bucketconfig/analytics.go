@@ -37,6 +37,7 @@ func (c analyticsConfig) withExportBucket(bucketARN string) analyticsConfig {
 }
 
 var analyticsList = &idList[analyticsConfig]{
+	kind: "analytics",
 	page: func(ctx context.Context, c *s3.Client, bucket string, token *string) ([]analyticsConfig, bool, *string, error) {
 		out, err := c.ListBucketAnalyticsConfigurations(ctx, &s3.ListBucketAnalyticsConfigurationsInput{Bucket: &bucket, ContinuationToken: token})
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 )
 
 // Status is the outcome of one kind in a run.
@@ -50,15 +52,22 @@ func FirstFailure(results []Result) (Result, bool) {
 }
 
 // Apply carries out a plan on its destination: each kind as soon as the
-// kinds it depends on are done, at most Concurrency writes at a time. A kind
-// whose dependency failed is skipped, not attempted.
+// kinds it must follow in this plan (Plan.waitsFor) are done, at most
+// Concurrency writes at a time. A kind whose predecessor failed is skipped,
+// not attempted. Writes take the values they need from the plan's
+// snapshots; none reads the destination again.
 func (e *Engine) Apply(ctx context.Context, p *Plan) []Result {
+	pe := e.withPlan(p)
 	results := make([]Result, len(p.Steps))
 	done := make(map[string]chan struct{}, len(p.Steps))
+	stepCtx := make(map[string]context.Context, len(p.Steps))
+	deps := make(map[string][]string, len(p.Steps))
 	failed := make(map[string]bool, len(p.Steps))
 	var mu sync.Mutex
 	for _, s := range p.Steps {
 		done[s.Kind] = make(chan struct{})
+		stepCtx[s.Kind] = awsclient.Fork(ctx)
+		deps[s.Kind] = p.waitsFor(s.Kind)
 	}
 	sem := make(chan struct{}, e.opts.Concurrency)
 	var wg sync.WaitGroup
@@ -67,10 +76,12 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) []Result {
 		go func() {
 			defer wg.Done()
 			defer close(done[step.Kind])
+			sctx := stepCtx[step.Kind]
 			var blocked []string
-			for _, dep := range dependsOn[step.Kind] {
+			for _, dep := range deps[step.Kind] {
 				if ch, ok := done[dep]; ok {
 					<-ch
+					awsclient.After(sctx, stepCtx[dep])
 				}
 				mu.Lock()
 				if failed[dep] {
@@ -84,7 +95,7 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) []Result {
 					Error: fmt.Sprintf("not applied: it must follow %v, which failed", blocked)}
 			} else {
 				sem <- struct{}{}
-				r = e.applyStep(ctx, p.Mirror.Dest, step)
+				r = pe.applyStep(sctx, p.Mirror.Dest, step)
 				<-sem
 			}
 			if r.Status == StatusFailed || r.Status == StatusSkipped {
@@ -174,9 +185,8 @@ func (e *Engine) ConfigureKinds(ctx context.Context, m Mirror, names []string) (
 }
 
 func (e *Engine) configureSequential(ctx context.Context, m Mirror) (*Plan, []Result, error) {
-	p := &Plan{Mirror: m,
-		Source: &Snapshot{Bucket: m.Source, Values: map[string]value{}, Errors: map[string]error{}},
-		Dest:   &Snapshot{Bucket: m.Dest, Values: map[string]value{}, Errors: map[string]error{}}}
+	p := &Plan{Mirror: m, Source: newSnapshot(m.Source), Dest: newSnapshot(m.Dest)}
+	pe := e.withPlan(p)
 	var results []Result
 	failed := map[string]bool{}
 	for _, k := range Kinds {
@@ -184,37 +194,20 @@ func (e *Engine) configureSequential(ctx context.Context, m Mirror) (*Plan, []Re
 			return p, results, err
 		}
 		name := k.Name()
-		src := e.snapshotKinds(ctx, m.Source, []Kind{k})
-		dst := e.snapshotKinds(ctx, m.Dest, []Kind{k})
-		mergeSnapshot(p.Source, src)
-		mergeSnapshot(p.Dest, dst)
-		step := e.planKind(ctx, k, m, src, dst)
+		e.readInto(ctx, p.Source, []Kind{k}, false, nil)
+		e.readInto(ctx, p.Dest, []Kind{k}, m.NewDest, nil)
+		step := pe.planKind(ctx, k, m, p.Source, p.Dest)
 		p.Steps = append(p.Steps, step)
 		var r Result
-		if blocked := slices.ContainsFunc(dependsOn[name], func(d string) bool { return failed[d] }); blocked {
+		before := everBefore(name)
+		if blocked := slices.ContainsFunc(before, func(d string) bool { return failed[d] }); blocked {
 			r = Result{Kind: name, Action: step.Action, Status: StatusSkipped, Notes: step.Notes,
-				Error: fmt.Sprintf("not applied: it must follow %v, one of which failed", dependsOn[name])}
+				Error: fmt.Sprintf("not applied: it must follow %v, one of which failed", before)}
 		} else {
-			r = e.applyStep(ctx, m.Dest, step)
+			r = pe.applyStep(ctx, m.Dest, step)
 		}
 		failed[name] = r.Status == StatusFailed || r.Status == StatusSkipped
 		results = append(results, r)
 	}
 	return p, results, nil
-}
-
-func mergeSnapshot(into, from *Snapshot) {
-	into.kinds = append(into.kinds, from.kinds...)
-	for k, v := range from.Values {
-		into.Values[k] = v
-	}
-	for k, err := range from.Errors {
-		into.Errors[k] = err
-	}
-	for k, code := range from.Unavailable {
-		if into.Unavailable == nil {
-			into.Unavailable = map[string]string{}
-		}
-		into.Unavailable[k] = code
-	}
 }

@@ -122,18 +122,11 @@ func TestApplyOrder(t *testing.T) {
 	}
 }
 
-func TestDependencyDepth(t *testing.T) {
-	// BPA -> policy -> logging is the longest chain.
-	if d := DependencyDepth(); d != 3 {
-		t.Errorf("DependencyDepth() = %d, want 3", d)
-	}
-	for kind, deps := range dependsOn {
-		if _, ok := KindByName(kind); !ok {
-			t.Errorf("dependsOn names unknown kind %q", kind)
-		}
-		for _, d := range deps {
-			if _, ok := KindByName(d); !ok {
-				t.Errorf("%s depends on unknown kind %q", kind, d)
+func TestEdgesNameKinds(t *testing.T) {
+	for _, e := range edges {
+		for _, kind := range []string{e.before, e.after} {
+			if _, ok := KindByName(kind); !ok {
+				t.Errorf("edge %s -> %s names unknown kind %q", e.before, e.after, kind)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 )
 
 var intelligentTieringList = &idList[types.IntelligentTieringConfiguration]{
+	kind: "intelligent-tiering",
 	page: func(ctx context.Context, c *s3.Client, bucket string, token *string) ([]types.IntelligentTieringConfiguration, bool, *string, error) {
 		out, err := c.ListBucketIntelligentTieringConfigurations(ctx, &s3.ListBucketIntelligentTieringConfigurationsInput{Bucket: &bucket, ContinuationToken: token})
 		if err != nil {

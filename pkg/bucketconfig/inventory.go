@@ -12,6 +12,7 @@ import (
 )
 
 var inventoryList = &idList[types.InventoryConfiguration]{
+	kind: "inventory",
 	page: func(ctx context.Context, c *s3.Client, bucket string, token *string) ([]types.InventoryConfiguration, bool, *string, error) {
 		out, err := c.ListBucketInventoryConfigurations(ctx, &s3.ListBucketInventoryConfigurationsInput{Bucket: &bucket, ContinuationToken: token})
 		if err != nil {

@@ -29,6 +29,10 @@ func (b Bucket) String() string { return fmt.Sprintf("%s (%s)", b.Name, b.Region
 type Mirror struct {
 	Source Bucket `json:"source"`
 	Dest   Bucket `json:"dest"`
+	// NewDest says the destination was created just before (by the create
+	// step): reading it retries NoSuchBucket while the new bucket
+	// propagates, which folds the propagation check into the read round.
+	NewDest bool `json:"-"`
 }
 
 // Severity of a Note.
@@ -110,6 +114,19 @@ func (e *Engine) namePrefix() string {
 type Engine struct {
 	clients *awsclient.Clients
 	opts    Options
+
+	// A plan's reads and writes use copies of the engine that know the
+	// snapshot being read (facts are recorded into it) and the plan being
+	// made or applied (writes take what they need from its snapshots).
+	reading *Snapshot
+	plan    *Plan
+}
+
+// withPlan is a copy of e for work on p.
+func (e *Engine) withPlan(p *Plan) *Engine {
+	c := *e
+	c.plan = p
+	return &c
 }
 
 // New returns an engine using clients.
@@ -143,6 +160,9 @@ type Kind interface {
 	write(ctx context.Context, e *Engine, b Bucket, v value) error
 	remove(ctx context.Context, e *Engine, b Bucket) error
 	managed(e *Engine) bool
+	// prepares says whether the kind reads more before a write (prepare).
+	prepares() bool
+	prepare(ctx context.Context, e *Engine, m Mirror, desired value)
 }
 
 // value is a kind's configuration: a typed Go value, absent when nil.
@@ -165,6 +185,19 @@ type spec[T any] struct {
 	// reportOnly kinds are read and transformed (for notes) but never
 	// written; isManaged may switch that per engine options.
 	isManaged func(e *Engine) bool
+	// prep reads, while the plan is made, what put will need beyond the
+	// destination's snapshot, and keeps it in the desired value: logging
+	// inspects its log bucket. Its failures are the write's, reported when
+	// put runs.
+	prep func(ctx context.Context, e *Engine, m Mirror, v *T)
+}
+
+func (s *spec[T]) prepares() bool { return s.prep != nil }
+
+func (s *spec[T]) prepare(ctx context.Context, e *Engine, m Mirror, v value) {
+	if s.prep != nil && v != nil {
+		s.prep(ctx, e, m, v.(*T))
+	}
 }
 
 func (s *spec[T]) Name() string           { return s.name }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -19,14 +20,16 @@ import (
 // of each per bucket but lists them 100 per page, and writes and deletes
 // them one id at a time: there is no call that replaces the whole list.
 //
-// The kind's value is the whole list sorted by id. Its put reads the
-// destination's list itself, because the framework hands it only the
-// desired value: that is the only way to find the ids to delete, and it
-// lets put skip configurations that are already equal, so a change to one
-// of 1,000 configurations is one call, not 1,000. It also makes put safe to
-// re-run after a partial failure (the framework retries OperationAborted by
-// calling put again).
+// The kind's value is the whole list sorted by id. Its put takes the
+// destination's list from the plan's snapshot (listing it again only
+// outside a plan) to find the ids to delete and to skip configurations that
+// are already equal, so a change to one of 1,000 configurations is one call,
+// not 1,000; the calls of one put go out together. Put is safe to re-run
+// after a partial failure (the framework retries OperationAborted by calling
+// it again): deleting an id already gone is a no-op, putting one again
+// overwrites it with the same value.
 type idList[C any] struct {
+	kind string // the catalog kind
 	// page lists one page of a bucket's configurations as canonical values;
 	// next is the continuation token when the list is truncated.
 	page   func(ctx context.Context, c *s3.Client, bucket string, token *string) (items []C, truncated bool, next *string, err error)
@@ -71,9 +74,25 @@ func (l *idList[C]) get(ctx context.Context, e *Engine, b Bucket) (*[]C, error) 
 	return &all, nil
 }
 
+// listCalls bounds the calls of one list kind's put in flight at once.
+const listCalls = 10
+
+// current is the destination's list: from the plan's snapshot, or listed.
+func (l *idList[C]) current(ctx context.Context, e *Engine, c *s3.Client, b Bucket) ([]C, error) {
+	if e.plan != nil && e.plan.Dest.Bucket == b {
+		if v, err := e.plan.Dest.value(l.kind); err == nil {
+			if v == nil {
+				return nil, nil
+			}
+			return *v.(*[]C), nil
+		}
+	}
+	return l.list(ctx, c, b.Name)
+}
+
 func (l *idList[C]) put(ctx context.Context, e *Engine, b Bucket, v *[]C) error {
 	c := e.clients.S3(b.Region)
-	current, err := l.list(ctx, c, b.Name)
+	current, err := l.current(ctx, e, c, b)
 	if err != nil {
 		return err
 	}
@@ -82,14 +101,11 @@ func (l *idList[C]) put(ctx context.Context, e *Engine, b Bucket, v *[]C) error 
 		want[l.id(cfg)] = true
 	}
 	have := make(map[string][]byte, len(current))
-	// Deletes go first: with the 1,000-per-bucket limit, a full list can
-	// only be replaced by making room before adding.
+	var deletes, puts []func() error
 	for _, cfg := range current {
 		id := l.id(cfg)
 		if !want[id] {
-			if err := l.delete(ctx, c, b.Name, id); err != nil {
-				return err
-			}
+			deletes = append(deletes, func() error { return l.delete(ctx, c, b.Name, id) })
 			continue
 		}
 		if have[id], err = json.Marshal(cfg); err != nil {
@@ -105,8 +121,45 @@ func (l *idList[C]) put(ctx context.Context, e *Engine, b Bucket, v *[]C) error 
 		if bytes.Equal(raw, have[id]) {
 			continue
 		}
-		if err := l.putOne(ctx, c, b.Name, cfg); err != nil {
-			return fmt.Errorf("putting configuration %q: %w", id, err)
+		puts = append(puts, func() error {
+			if err := l.putOne(ctx, c, b.Name, cfg); err != nil {
+				return fmt.Errorf("putting configuration %q: %w", id, err)
+			}
+			return nil
+		})
+	}
+	// Deletes and puts go out together unless the list could pass S3's
+	// limit in between; then the deletes make room first.
+	if len(current)+len(puts) <= maxListConfigurations {
+		return runAll(append(deletes, puts...))
+	}
+	if err := runAll(deletes); err != nil {
+		return err
+	}
+	return runAll(puts)
+}
+
+// maxListConfigurations is S3's limit per bucket for each list kind.
+const maxListConfigurations = 1000
+
+// runAll runs calls listCalls at a time and returns the first error.
+func runAll(calls []func() error) error {
+	errs := make([]error, len(calls))
+	sem := make(chan struct{}, listCalls)
+	var wg sync.WaitGroup
+	for i, call := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = call()
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -114,16 +167,15 @@ func (l *idList[C]) put(ctx context.Context, e *Engine, b Bucket, v *[]C) error 
 
 func (l *idList[C]) del(ctx context.Context, e *Engine, b Bucket) error {
 	c := e.clients.S3(b.Region)
-	current, err := l.list(ctx, c, b.Name)
+	current, err := l.current(ctx, e, c, b)
 	if err != nil {
 		return err
 	}
-	for _, cfg := range current {
-		if err := l.delete(ctx, c, b.Name, l.id(cfg)); err != nil {
-			return err
-		}
+	calls := make([]func() error, len(current))
+	for i, cfg := range current {
+		calls[i] = func() error { return l.delete(ctx, c, b.Name, l.id(cfg)) }
 	}
-	return nil
+	return runAll(calls)
 }
 
 // delete treats an id that is already gone as deleted.

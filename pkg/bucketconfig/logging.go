@@ -11,10 +11,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 )
 
 // logDeliveryPrincipal is the service that writes server access logs; a log
@@ -47,6 +50,19 @@ type loggingConfig struct {
 
 	logBucket    logBucketKind
 	sourceTarget string // the source's log bucket, mirrored by an owned log bucket
+	// seen is the log bucket as the plan read it (prep), nil when not read.
+	seen *logBucketState
+}
+
+// logBucketState is a log bucket as read, all at once, while the plan is
+// made: whether it exists and is ours (its tags), whether S3 can deliver to
+// it (Object Lock default retention, Requester Pays), and its policy.
+type logBucketState struct {
+	tags        *s3.GetBucketTaggingOutput
+	tagsErr     error
+	deliverable error // checkLogBucket's verdict
+	policy      map[string]any
+	policyErr   error
 }
 
 // loggingKind copies server access logging. S3 delivers logs only to a
@@ -82,15 +98,26 @@ var loggingKind = &spec[loggingConfig]{
 			TargetGrants:          canonicalTargetGrants(le.TargetGrants),
 		}, nil
 	},
+	// The log bucket's checks are read while the plan is made, all at once,
+	// so a log bucket that is ready costs put no read at all.
+	prep: func(ctx context.Context, e *Engine, m Mirror, v *loggingConfig) {
+		if v.logBucket != logBucketAsIs {
+			v.seen = inspectLogBucket(ctx, e, Bucket{Name: v.TargetBucket, Region: m.Dest.Region}, v.logBucket == logBucketOwned)
+		}
+	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *loggingConfig) error {
 		logBucket := Bucket{Name: v.TargetBucket, Region: b.Region}
+		seen := v.seen
+		if seen == nil && v.logBucket != logBucketAsIs {
+			seen = inspectLogBucket(ctx, e, logBucket, v.logBucket == logBucketOwned)
+		}
 		switch v.logBucket {
 		case logBucketMapped:
-			if err := checkLogBucket(ctx, e, logBucket); err != nil {
-				return err
+			if seen.deliverable != nil {
+				return seen.deliverable
 			}
 		case logBucketOwned:
-			if err := ensureLogBucket(ctx, e, b, v); err != nil {
+			if err := ensureLogBucket(ctx, e, b, v, seen); err != nil {
 				return err
 			}
 		}
@@ -182,31 +209,64 @@ func nonEmpty(s *string) *string {
 	return s
 }
 
-// ensureLogBucket makes v.TargetBucket in dest's Region bucketmirror's log
-// bucket for v.sourceTarget: created and tagged when missing, refused when
-// it exists without our tag, and granting log delivery for dest.
-func ensureLogBucket(ctx context.Context, e *Engine, dest Bucket, v *loggingConfig) error {
-	logBucket := Bucket{Name: v.TargetBucket, Region: dest.Region}
+// inspectLogBucket reads what put needs to know about a log bucket, all at
+// once (reads touch nothing): its Object Lock and Requester Pays settings,
+// and for bucketmirror's own log buckets its tags and policy too.
+func inspectLogBucket(ctx context.Context, e *Engine, logBucket Bucket, owned bool) *logBucketState {
+	st := &logBucketState{}
 	client := e.clients.S3(logBucket.Region)
+	var wg sync.WaitGroup
+	run := func(f func(ctx context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(awsclient.Fork(ctx)) }()
+	}
+	run(func(ctx context.Context) { st.deliverable = checkLogBucket(ctx, e, logBucket) })
+	if owned {
+		run(func(ctx context.Context) {
+			st.tags, st.tagsErr = client.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &logBucket.Name})
+		})
+		run(func(ctx context.Context) { st.policy, st.policyErr = readPolicyDoc(ctx, client, logBucket.Name) })
+	}
+	wg.Wait()
+	return st
+}
+
+// readPolicyDoc reads a bucket's policy as a document; no policy is an
+// empty one.
+func readPolicyDoc(ctx context.Context, client *s3.Client, bucket string) (map[string]any, error) {
+	out, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
+	switch {
+	case isNotFound(err, codeNoSuchBucketPolicy):
+		return map[string]any{"Version": "2012-10-17"}, nil
+	case err != nil:
+		return nil, err
+	}
+	var policy map[string]any
+	if err := decodeJSON([]byte(aws.ToString(out.Policy)), &policy); err != nil {
+		return nil, err
+	}
+	return policy, nil
+}
+
+// ensureLogBucket makes v.TargetBucket in dest's Region bucketmirror's log
+// bucket for v.sourceTarget, from what the plan read of it (seen): created
+// and tagged when missing, refused when it exists without our tag, and
+// granting log delivery for dest.
+func ensureLogBucket(ctx context.Context, e *Engine, dest Bucket, v *loggingConfig, seen *logBucketState) error {
+	logBucket := Bucket{Name: v.TargetBucket, Region: dest.Region}
 	if e.opts.AccountID == "" {
 		return fmt.Errorf("granting log delivery on log bucket %s: the account id is not set (it scopes the grant to this account)", logBucket)
 	}
 	tagKey, tagValue := e.opts.TagPrefix+"source", "arn:aws:s3:::"+v.sourceTarget
-	// The ownership tag and the delivery rules are read at once (reads
-	// touch nothing); the rules only count for a bucket that is ours.
-	var checkErr error
-	checked := make(chan struct{})
-	go func() {
-		defer close(checked)
-		checkErr = checkLogBucket(ctx, e, logBucket)
-	}()
-	tags, err := client.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &logBucket.Name})
-	<-checked
-	switch {
+	policy := seen.policy
+	switch err := seen.tagsErr; {
 	case isNotFound(err, codeNoSuchBucket):
 		if err := createLogBucket(ctx, e, logBucket, len(v.TargetGrants) > 0, tagKey, tagValue); err != nil {
 			return err
 		}
+		// A new bucket has no policy (or, when a concurrent run created it,
+		// one that the read-back in grantLogDelivery catches).
+		policy = nil
 	case isNotFound(err, codeNoSuchTagSet):
 		return notOurLogBucket(logBucket, v.sourceTarget, tagKey, tagValue)
 	case Classify(err) == ClassRedirect:
@@ -215,14 +275,17 @@ func ensureLogBucket(ctx context.Context, e *Engine, dest Bucket, v *loggingConf
 	case err != nil:
 		return fmt.Errorf("reading tags of log bucket %s: %w", logBucket, err)
 	default:
-		if !slices.ContainsFunc(tags.TagSet, func(t types.Tag) bool { return aws.ToString(t.Key) == tagKey && aws.ToString(t.Value) == tagValue }) {
+		if !slices.ContainsFunc(seen.tags.TagSet, func(t types.Tag) bool { return aws.ToString(t.Key) == tagKey && aws.ToString(t.Value) == tagValue }) {
 			return notOurLogBucket(logBucket, v.sourceTarget, tagKey, tagValue)
 		}
-		if checkErr != nil {
-			return checkErr
+		if seen.deliverable != nil {
+			return seen.deliverable
+		}
+		if seen.policyErr != nil {
+			policy = nil // read again, with retries, by grantLogDelivery
 		}
 	}
-	return grantLogDelivery(ctx, e, logBucket, dest, v.TargetPrefix)
+	return grantLogDelivery(ctx, e, logBucket, dest, v.TargetPrefix, policy)
 }
 
 func notOurLogBucket(logBucket Bucket, target, tagKey, tagValue string) error {
@@ -324,24 +387,24 @@ const logDeliveryAttempts = 4
 
 // grantLogDelivery merges dest's log delivery statement into logBucket's
 // policy, replacing an older one for dest (another prefix).
-func grantLogDelivery(ctx context.Context, e *Engine, logBucket, dest Bucket, prefix string) error {
+// known is the policy as the plan read it (nil: read it here); after a
+// write the policy is read back, since a concurrent merge may have dropped
+// our statement.
+func grantLogDelivery(ctx context.Context, e *Engine, logBucket, dest Bucket, prefix string, known map[string]any) error {
 	client := e.clients.S3(logBucket.Region)
 	stmt := logDeliveryStatement(logBucket, dest, prefix, e.opts.AccountID)
 	for range logDeliveryAttempts {
-		var policy map[string]any
-		err := RetryWrite(ctx, e.opts.PropagationTimeout, func() error {
-			out, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &logBucket.Name})
-			switch {
-			case isNotFound(err, codeNoSuchBucketPolicy):
-				policy = map[string]any{"Version": "2012-10-17"}
-				return nil
-			case err != nil:
+		policy := known
+		known = nil
+		if policy == nil {
+			err := RetryWrite(ctx, e.opts.PropagationTimeout, func() error {
+				var err error
+				policy, err = readPolicyDoc(ctx, client, logBucket.Name)
 				return err
+			})
+			if err != nil {
+				return fmt.Errorf("reading policy of log bucket %s: %w", logBucket, err)
 			}
-			return decodeJSON([]byte(aws.ToString(out.Policy)), &policy)
-		})
-		if err != nil {
-			return fmt.Errorf("reading policy of log bucket %s: %w", logBucket, err)
 		}
 		merged, changed, err := mergeStatement(policy, stmt)
 		if err != nil {

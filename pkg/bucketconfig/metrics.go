@@ -17,6 +17,7 @@ type metricsConfig struct {
 }
 
 var metricsList = &idList[metricsConfig]{
+	kind: "metrics",
 	page: func(ctx context.Context, c *s3.Client, bucket string, token *string) ([]metricsConfig, bool, *string, error) {
 		out, err := c.ListBucketMetricsConfigurations(ctx, &s3.ListBucketMetricsConfigurationsInput{Bucket: &bucket, ContinuationToken: token})
 		if err != nil {

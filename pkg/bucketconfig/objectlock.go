@@ -23,6 +23,10 @@ var objectLockKind = &spec[types.DefaultRetention]{
 	writeActions: []string{"s3:GetBucketObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*types.DefaultRetention, error) {
 		cfg, err := getObjectLock(ctx, e, b)
+		if err == nil {
+			enabled := cfg != nil && cfg.ObjectLockEnabled == types.ObjectLockEnabledEnabled
+			e.learn(func(f *facts) { f.objectLock = &enabled })
+		}
 		if err != nil || cfg == nil || cfg.Rule == nil || cfg.Rule.DefaultRetention == nil {
 			return nil, err
 		}
@@ -33,11 +37,18 @@ var objectLockKind = &spec[types.DefaultRetention]{
 		// an existing versioned bucket, irreversibly (no later suspending of
 		// versioning, no more use as a log target). bucketmirror only writes
 		// retention to a destination that was created with Object Lock.
-		cfg, err := getObjectLock(ctx, e, b)
-		if err != nil {
-			return err
+		// Whether it was is in the destination's snapshot.
+		var enabled bool
+		if f := e.destFacts(); f != nil && f.objectLock != nil {
+			enabled = *f.objectLock
+		} else {
+			cfg, err := getObjectLock(ctx, e, b)
+			if err != nil {
+				return err
+			}
+			enabled = cfg != nil && cfg.ObjectLockEnabled == types.ObjectLockEnabledEnabled
 		}
-		if cfg == nil || cfg.ObjectLockEnabled != types.ObjectLockEnabledEnabled {
+		if !enabled {
 			return fmt.Errorf("destination bucket %q in %s was created without Object Lock, which the source has: "+
 				"recreate it with Object Lock enabled (Object Lock cannot be turned off again, so bucketmirror does not turn it on in place)",
 				b.Name, b.Region)

@@ -8,6 +8,11 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 )
 
 // Action is what a plan step does to the destination.
@@ -54,19 +59,67 @@ func (p *Plan) Changes() int {
 	return n
 }
 
-// Plan reads source and destination and decides, per kind, what to do. It
-// writes nothing.
+// Plan reads source and destination, all kinds of both at once, and decides
+// per kind what to do. It writes nothing. A kind that must read more before
+// it can be written (logging: its log bucket) is planned as soon as its own
+// two reads are in, so that its extra reads overlap the rest of the round.
 func (e *Engine) Plan(ctx context.Context, m Mirror) (*Plan, error) {
+	return e.planKinds(ctx, m, Kinds)
+}
+
+func (e *Engine) planKinds(ctx context.Context, m Mirror, kinds []Kind) (*Plan, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var src, dst *Snapshot
-	var wg sync.WaitGroup
+	p := &Plan{Mirror: m, Source: newSnapshot(m.Source), Dest: newSnapshot(m.Dest), Steps: make([]Step, len(kinds))}
+	pe := e.withPlan(p)
+	early := map[string]int{}
+	var readsIn sync.Map // kind -> *atomic.Int32 of reads still out
+	for i, k := range kinds {
+		if k.prepares() {
+			early[k.Name()] = i
+			n := &atomic.Int32{}
+			n.Store(2)
+			readsIn.Store(k.Name(), n)
+		}
+	}
+	var wg, earlyWG sync.WaitGroup
+	done := func(kind string) {
+		i, ok := early[kind]
+		if !ok {
+			return
+		}
+		n, _ := readsIn.Load(kind)
+		if n.(*atomic.Int32).Add(-1) == 0 {
+			earlyWG.Add(1)
+			go func() {
+				defer earlyWG.Done()
+				p.Steps[i] = pe.planKind(awsclient.Fork(ctx), kinds[i], m, p.Source, p.Dest)
+			}()
+		}
+	}
+	// earlyWG.Add happens inside the reads: hold it open until they are all
+	// done, so Wait cannot return between two of them.
+	earlyWG.Add(1)
 	wg.Add(2)
-	go func() { defer wg.Done(); src = e.Snapshot(ctx, m.Source) }()
-	go func() { defer wg.Done(); dst = e.Snapshot(ctx, m.Dest) }()
+	go func() { defer wg.Done(); e.readInto(ctx, p.Source, kinds, false, done) }()
+	go func() { defer wg.Done(); e.readInto(ctx, p.Dest, kinds, m.NewDest, done) }()
 	wg.Wait()
-	return e.plan(ctx, m, src, dst), nil
+	earlyWG.Done()
+	var rest sync.WaitGroup
+	for i, k := range kinds {
+		if _, ok := early[k.Name()]; ok {
+			continue
+		}
+		rest.Add(1)
+		go func() {
+			defer rest.Done()
+			p.Steps[i] = pe.planKind(ctx, k, m, p.Source, p.Dest)
+		}()
+	}
+	rest.Wait()
+	earlyWG.Wait()
+	return p, nil
 }
 
 // PlanKinds is Plan for the named kinds only (nil: every kind).
@@ -75,61 +128,54 @@ func (e *Engine) PlanKinds(ctx context.Context, m Mirror, names []string) (*Plan
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var src, dst *Snapshot
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); src = e.snapshotKinds(ctx, m.Source, kinds) }()
-	go func() { defer wg.Done(); dst = e.snapshotKinds(ctx, m.Dest, kinds) }()
-	wg.Wait()
-	return e.planOf(ctx, m, src, dst, kinds), nil
+	return e.planKinds(ctx, m, kinds)
 }
 
 // PlanNew plans a destination that does not exist yet, as if it were an
 // empty bucket. (Real S3 gives a new bucket defaults, BPA on, ownership
 // BucketOwnerEnforced and SSE-S3, that the real run will also diff against.)
 func (e *Engine) PlanNew(ctx context.Context, m Mirror) *Plan {
-	dst := &Snapshot{Bucket: m.Dest, Values: map[string]value{}, Errors: map[string]error{}}
-	return e.plan(ctx, m, e.Snapshot(ctx, m.Source), dst)
-}
-
-func (e *Engine) plan(ctx context.Context, m Mirror, src, dst *Snapshot) *Plan {
-	return e.planOf(ctx, m, src, dst, Kinds)
-}
-
-func (e *Engine) planOf(ctx context.Context, m Mirror, src, dst *Snapshot, kinds []Kind) *Plan {
+	p := &Plan{Mirror: m, Source: e.Snapshot(ctx, m.Source), Dest: newSnapshot(m.Dest)}
+	pe := e.withPlan(p)
+	p.Steps = make([]Step, len(Kinds))
 	var wg sync.WaitGroup
-	p := &Plan{Mirror: m, Source: src, Dest: dst}
-	steps := make([]Step, len(kinds))
-	for i, k := range kinds {
+	for i, k := range Kinds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			steps[i] = e.planKind(ctx, k, m, src, dst)
+			p.Steps[i] = pe.planKindOnly(ctx, k, m, p.Source, p.Dest)
 		}()
 	}
 	wg.Wait()
-	p.Steps = steps
 	return p
 }
 
+// planKind plans one kind and, when the step writes, lets the kind read
+// what its write will need.
 func (e *Engine) planKind(ctx context.Context, k Kind, m Mirror, src, dst *Snapshot) Step {
+	step := e.planKindOnly(ctx, k, m, src, dst)
+	if step.Action == ActionCreate || step.Action == ActionUpdate {
+		k.prepare(ctx, e, m, step.desired)
+	}
+	return step
+}
+
+func (e *Engine) planKindOnly(ctx context.Context, k Kind, m Mirror, src, dst *Snapshot) Step {
 	name := k.Name()
 	step := Step{Kind: name}
-	if err := src.Errors[name]; err != nil {
-		step.Action, step.Err = ActionError, err
+	srcValue, srcErr := src.value(name)
+	if srcErr != nil {
+		step.Action, step.Err = ActionError, srcErr
 		return step
 	}
-	if code, ok := src.Unavailable[name]; ok {
+	if code, ok := src.unavailable(name); ok {
 		// Nothing the source could have, nothing to copy: a note, not a failure.
 		step.Action = ActionReport
 		step.Notes = []Note{{Kind: name, Severity: SeverityInfo, Message: fmt.Sprintf(
 			"%s is not available in %s (S3 answers %s for %s): nothing to copy", name, m.Source.Region, code, m.Source.Name)}}
 		return step
 	}
-	desired, notes, err := k.transform(ctx, e, m, src.Values[name])
+	desired, notes, err := k.transform(ctx, e, m, srcValue)
 	step.Notes = notes
 	if err != nil {
 		step.Action = ActionError
@@ -140,16 +186,17 @@ func (e *Engine) planKind(ctx context.Context, k Kind, m Mirror, src, dst *Snaps
 		// Report-only kinds have something to report only when the source
 		// has them.
 		step.Action = ActionNone
-		if src.Values[name] != nil || len(notes) > 0 {
+		if srcValue != nil || len(notes) > 0 {
 			step.Action = ActionReport
 		}
 		return step
 	}
-	if err := dst.Errors[name]; err != nil {
-		step.Action, step.Err = ActionError, err
+	current, dstErr := dst.value(name)
+	if dstErr != nil {
+		step.Action, step.Err = ActionError, dstErr
 		return step
 	}
-	if code, ok := dst.Unavailable[name]; ok {
+	if code, ok := dst.unavailable(name); ok {
 		// The destination Region does not offer the kind. A source
 		// configuration of it cannot exist there: report it once per run
 		// (the run finishes, so the sweep does not retry it forever).
@@ -165,7 +212,67 @@ func (e *Engine) planKind(ctx context.Context, k Kind, m Mirror, src, dst *Snaps
 		step.Notes = append(step.Notes, note)
 		return step
 	}
-	return diff(step, desired, dst.Values[name])
+	return diff(step, desired, current)
+}
+
+// step returns p's step for kind, or nil.
+func (p *Plan) step(kind string) *Step {
+	for i := range p.Steps {
+		if p.Steps[i].Kind == kind {
+			return &p.Steps[i]
+		}
+	}
+	return nil
+}
+
+func (p *Plan) action(kind string) Action {
+	if s := p.step(kind); s != nil {
+		return s.Action
+	}
+	return ActionNone
+}
+
+// writes says whether kind's step writes to the destination.
+func (p *Plan) writes(kind string) bool {
+	switch p.action(kind) {
+	case ActionCreate, ActionUpdate, ActionDelete:
+		return true
+	}
+	return false
+}
+
+// puts says whether kind's step writes a configuration (not a deletion).
+func (p *Plan) puts(kind string) bool {
+	a := p.action(kind)
+	return a == ActionCreate || a == ActionUpdate
+}
+
+// desired is what kind's step writes; nil when it writes nothing.
+func (p *Plan) desired(kind string) value {
+	if s := p.step(kind); s != nil {
+		return s.desired
+	}
+	return nil
+}
+
+// current is kind's value on the destination as read.
+func (p *Plan) current(kind string) value {
+	v, _ := p.Dest.value(kind)
+	return v
+}
+
+func currentOwnership(p *Plan) types.ObjectOwnership {
+	if v, ok := p.current("ownership").(*types.ObjectOwnership); ok && v != nil {
+		return *v
+	}
+	return ""
+}
+
+func desiredOwnership(p *Plan) types.ObjectOwnership {
+	if v, ok := p.desired("ownership").(*types.ObjectOwnership); ok && v != nil && p.puts("ownership") {
+		return *v
+	}
+	return ""
 }
 
 func diff(step Step, desired, current value) Step {

@@ -5,10 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 )
 
 // Snapshot is a bucket's configuration, kind by kind, as read.
@@ -24,6 +29,69 @@ type Snapshot struct {
 	// Unavailable holds the kinds whose API the bucket's Region does not
 	// offer, with the code S3 answered: not an error, a note.
 	Unavailable map[string]string
+
+	// mu guards Values and Errors while the snapshot is being read.
+	mu    sync.Mutex
+	facts facts
+}
+
+// facts are what reading a bucket learns besides the kinds' values, kept so
+// that a write needs no read of its own: the ACL's owner (S3 wants it in
+// every ACL document), whether Object Lock is enabled (the object-lock
+// kind's value is the retention rule alone), and the whole tag set (the tags
+// kind's value leaves control tags out).
+type facts struct {
+	owner      *types.Owner
+	objectLock *bool
+	tags       []types.Tag
+	tagsRead   bool
+}
+
+func newSnapshot(b Bucket) *Snapshot {
+	return &Snapshot{Bucket: b, Values: map[string]value{}, Errors: map[string]error{}, Unavailable: map[string]string{}}
+}
+
+// Tags returns the bucket's whole tag set as read, control tags included;
+// ok is false when the tags were not read (or could not be).
+func (s *Snapshot) Tags() (tags []types.Tag, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.facts.tags, s.facts.tagsRead
+}
+
+func (s *Snapshot) learn(f func(*facts)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.facts)
+}
+
+// unavailable returns the code S3 answered when kind's API is not offered
+// in the bucket's Region.
+func (s *Snapshot) unavailable(kind string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	code, ok := s.Unavailable[kind]
+	return code, ok
+}
+
+// value returns the value of kind as read, and its read error.
+func (s *Snapshot) value(kind string) (value, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Values[kind], s.Errors[kind]
+}
+
+func (s *Snapshot) set(kind string, v value, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case isUnavailable(err):
+		s.Unavailable[kind] = ErrorCode(err)
+	case err != nil:
+		s.Errors[kind] = err
+	case v != nil:
+		s.Values[kind] = v
+	}
 }
 
 // JSON returns the canonical JSON of every configured kind.
@@ -105,7 +173,9 @@ func (s *Snapshot) Err() error {
 
 // Snapshot reads every kind of b concurrently (bounded by Concurrency).
 func (e *Engine) Snapshot(ctx context.Context, b Bucket) *Snapshot {
-	return e.snapshotKinds(ctx, b, Kinds)
+	s := newSnapshot(b)
+	e.readInto(ctx, s, Kinds, false, nil)
+	return s
 }
 
 // SnapshotKinds reads only the named kinds of b (nil: every kind); an
@@ -115,7 +185,9 @@ func (e *Engine) SnapshotKinds(ctx context.Context, b Bucket, names []string) (*
 	if err != nil {
 		return nil, err
 	}
-	return e.snapshotKinds(ctx, b, kinds), nil
+	s := newSnapshot(b)
+	e.readInto(ctx, s, kinds, false, nil)
+	return s, nil
 }
 
 // KindsNamed returns the catalog entries called names, in catalog order;
@@ -138,41 +210,74 @@ func KindsNamed(names []string) ([]Kind, error) {
 	return out, nil
 }
 
-func (e *Engine) snapshotKinds(ctx context.Context, b Bucket, kinds []Kind) *Snapshot {
-	s := &Snapshot{Bucket: b, Values: map[string]value{}, Errors: map[string]error{}, Unavailable: map[string]string{}}
+// readInto reads kinds of s's bucket into s, concurrently (bounded by
+// Concurrency), calling done(kind) after each. With propagating, a
+// NoSuchBucket is retried until the propagation timeout: the bucket was
+// just created and may not be visible everywhere yet.
+func (e *Engine) readInto(ctx context.Context, s *Snapshot, kinds []Kind, propagating bool, done func(kind string)) {
+	er := *e
+	er.reading = s
+	s.mu.Lock()
 	for _, k := range kinds {
 		s.kinds = append(s.kinds, k.Name())
 	}
-	var mu sync.Mutex
+	s.mu.Unlock()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, e.opts.Concurrency)
 	for _, k := range kinds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			rctx := awsclient.Fork(ctx)
 			sem <- struct{}{}
-			defer func() { <-sem }()
-			v, err := e.readKind(ctx, k, b)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case isUnavailable(err):
-				s.Unavailable[k.Name()] = ErrorCode(err)
-			case err != nil:
-				s.Errors[k.Name()] = err
-			case v != nil:
-				s.Values[k.Name()] = v
+			var v value
+			var err error
+			if propagating {
+				err = RetryWrite(rctx, e.opts.PropagationTimeout, func() error {
+					v, err = er.readKind(rctx, k, s.Bucket)
+					return err
+				})
+			} else {
+				v, err = er.readKind(rctx, k, s.Bucket)
+			}
+			<-sem
+			s.set(k.Name(), v, err)
+			if done != nil {
+				done(k.Name())
 			}
 		}()
 	}
 	wg.Wait()
-	return s
 }
 
 func (e *Engine) readKind(ctx context.Context, k Kind, b Bucket) (value, error) {
 	v, err := k.read(ctx, e, b)
 	if err != nil {
+		var ke *KindError
+		if errors.As(err, &ke) {
+			return nil, err
+		}
 		return nil, &KindError{Op: "reading", Kind: k.Name(), Bucket: b.Name, Region: b.Region, Err: err}
 	}
 	return v, nil
+}
+
+// learn records facts about the bucket being read; a no-op outside a read
+// into a snapshot.
+func (e *Engine) learn(f func(*facts)) {
+	if e.reading != nil {
+		e.reading.learn(f)
+	}
+}
+
+// destFacts are the facts a plan's destination snapshot holds, or nil when
+// the engine is not applying a plan.
+func (e *Engine) destFacts() *facts {
+	if e.plan == nil || e.plan.Dest == nil {
+		return nil
+	}
+	e.plan.Dest.mu.Lock()
+	defer e.plan.Dest.mu.Unlock()
+	f := e.plan.Dest.facts
+	return &f
 }

@@ -42,6 +42,7 @@ var tagsKind = &spec[[]types.Tag]{
 		if err != nil {
 			return nil, err
 		}
+		e.learn(func(f *facts) { f.tags, f.tagsRead = slices.Clone(tags), true })
 		if !slices.ContainsFunc(tags, func(t types.Tag) bool { return !e.isControlTag(aws.ToString(t.Key)) }) {
 			return nil, nil
 		}
@@ -60,9 +61,14 @@ var tagsKind = &spec[[]types.Tag]{
 		return writeTags(ctx, e, b, *v)
 	},
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		tags, err := getTags(ctx, e, b)
-		if err != nil {
-			return err
+		var tags []types.Tag
+		if f := e.destFacts(); f != nil && f.tagsRead {
+			tags = f.tags
+		} else {
+			var err error
+			if tags, err = getTags(ctx, e, b); err != nil {
+				return err
+			}
 		}
 		source := aws.ToString(e.SourceTag(Bucket{}).Key)
 		return writeTags(ctx, e, b, slices.DeleteFunc(tags, func(t types.Tag) bool { return aws.ToString(t.Key) != source }))
@@ -131,7 +137,7 @@ func sortTags(tags []types.Tag) {
 
 // writeTags makes tags the bucket's whole tag set.
 func writeTags(ctx context.Context, e *Engine, b Bucket, tags []types.Tag) error {
-	abac, err := abacEnabled(ctx, e, b)
+	abac, err := e.destABAC(ctx, b)
 	if err != nil {
 		return fmt.Errorf("reading ABAC status: %w", err)
 	}
@@ -140,11 +146,23 @@ func writeTags(ctx context.Context, e *Engine, b Bucket, tags []types.Tag) error
 	}
 	client := e.clients.S3(b.Region)
 	if len(tags) == 0 {
-		_, err = client.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: &b.Name})
+		_, err := client.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: &b.Name})
 		return err
 	}
 	_, err = client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &b.Name, Tagging: &types.Tagging{TagSet: tags}})
 	return err
+}
+
+// destABAC says whether ABAC is on for b: from the plan's destination
+// snapshot (the abac kind read it, and its write waits for the tags'), or
+// read when there is no plan or that read failed.
+func (e *Engine) destABAC(ctx context.Context, b Bucket) (bool, error) {
+	if e.plan != nil && e.plan.Dest.Bucket == b {
+		if v, err := e.plan.Dest.value(abacKind.name); err == nil {
+			return v != nil, nil
+		}
+	}
+	return abacEnabled(ctx, e, b)
 }
 
 // writeTagsS3Control sets the tag set of a bucket with ABAC enabled: S3
