@@ -225,6 +225,33 @@ var randomSetters = []struct {
 			BlockPublicAcls: aws.Bool(rng.IntN(2) == 0), IgnorePublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(rng.IntN(2) == 0), RestrictPublicBuckets: aws.Bool(true)}})
 		return err
 	}},
+	{"acl", func(f *fixture, rng *rand.Rand) error {
+		// ACLs need ownership that allows them; a public grant must wait
+		// for Block Public Access on the destination.
+		own := []types.ObjectOwnership{types.ObjectOwnershipObjectWriter, types.ObjectOwnershipBucketOwnerPreferred}[rng.IntN(2)]
+		_, err := f.src().PutBucketOwnershipControls(f.ctx, &s3.PutBucketOwnershipControlsInput{Bucket: &f.m.Source.Name,
+			OwnershipControls: &types.OwnershipControls{Rules: []types.OwnershipControlsRule{{ObjectOwnership: own}}}})
+		if err != nil {
+			return err
+		}
+		if rng.IntN(2) == 0 {
+			if _, err := f.src().DeletePublicAccessBlock(f.ctx, &s3.DeletePublicAccessBlockInput{Bucket: &f.m.Source.Name}); err != nil {
+				return err
+			}
+		}
+		acl := []types.BucketCannedACL{"log-delivery-write", types.BucketCannedACLPublicRead, types.BucketCannedACLAuthenticatedRead}[rng.IntN(3)]
+		_, err = f.src().PutBucketAcl(f.ctx, &s3.PutBucketAclInput{Bucket: &f.m.Source.Name, ACL: acl})
+		return err
+	}},
+	{"abac", func(f *fixture, rng *rand.Rand) error {
+		_, err := f.src().PutBucketTagging(f.ctx, &s3.PutBucketTaggingInput{Bucket: &f.m.Source.Name, Tagging: &types.Tagging{TagSet: []types.Tag{
+			{Key: aws.String("abac-team"), Value: aws.String(fmt.Sprint(rng.IntN(100)))}}}})
+		if err != nil {
+			return err
+		}
+		_, err = f.src().PutBucketAbac(f.ctx, &s3.PutBucketAbacInput{Bucket: &f.m.Source.Name, AbacStatus: &types.AbacStatus{Status: types.BucketAbacStatusEnabled}})
+		return err
+	}},
 	{"metrics", func(f *fixture, rng *rand.Rand) error {
 		for j := range 1 + rng.IntN(3) {
 			id := fmt.Sprintf("m%d", j)
