@@ -135,4 +135,3 @@ func isPublicACL(v value) bool {
 	}
 	return false
 }
-
