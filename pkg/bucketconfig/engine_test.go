@@ -153,7 +153,7 @@ func TestRandomizedMirrors(t *testing.T) {
 					f.must(set.apply(f, rng))
 				}
 			}
-			_, results, err := f.engine.Configure(f.ctx, f.m)
+			applied0, results, err := f.engine.Configure(f.ctx, f.m)
 			if err != nil {
 				t.Fatalf("seed %d: configure: %v", seed, err)
 			}
@@ -165,6 +165,11 @@ func TestRandomizedMirrors(t *testing.T) {
 			p, err := f.engine.Plan(f.ctx, f.m)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The run record's destination hash comes from the plan, not
+			// from a second read: it must be what a read gives.
+			if got, want := applied0.After(results).Hash(), p.Dest.Hash(); got != want {
+				t.Errorf("seed %d, kinds %v: Plan.After hash %s, a fresh read %s\n after %s\n read  %s", seed, applied, got, want, applied0.After(results).JSON(), p.Dest.JSON())
 			}
 			for _, s := range p.Steps {
 				if s.Action != ActionNone && s.Action != ActionReport {
@@ -234,12 +239,19 @@ var randomSetters = []struct {
 		if err != nil {
 			return err
 		}
-		if rng.IntN(2) == 0 {
-			if _, err := f.src().DeletePublicAccessBlock(f.ctx, &s3.DeletePublicAccessBlockInput{Bucket: &f.m.Source.Name}); err != nil {
+		acl := []types.BucketCannedACL{"log-delivery-write", types.BucketCannedACLPublicRead, types.BucketCannedACLAuthenticatedRead}[rng.IntN(3)]
+		if acl != "log-delivery-write" {
+			// The source's BPA (maybe set above) must let a public ACL in.
+			if rng.IntN(2) == 0 {
+				_, err = f.src().DeletePublicAccessBlock(f.ctx, &s3.DeletePublicAccessBlockInput{Bucket: &f.m.Source.Name})
+			} else {
+				_, err = f.src().PutPublicAccessBlock(f.ctx, &s3.PutPublicAccessBlockInput{Bucket: &f.m.Source.Name, PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{
+					BlockPublicAcls: aws.Bool(false), IgnorePublicAcls: aws.Bool(rng.IntN(2) == 0), BlockPublicPolicy: aws.Bool(rng.IntN(2) == 0), RestrictPublicBuckets: aws.Bool(true)}})
+			}
+			if err != nil {
 				return err
 			}
 		}
-		acl := []types.BucketCannedACL{"log-delivery-write", types.BucketCannedACLPublicRead, types.BucketCannedACLAuthenticatedRead}[rng.IntN(3)]
 		_, err = f.src().PutBucketAcl(f.ctx, &s3.PutBucketAclInput{Bucket: &f.m.Source.Name, ACL: acl})
 		return err
 	}},

@@ -60,3 +60,9 @@ func getOwnership(ctx context.Context, e *Engine, b Bucket) (*types.ObjectOwners
 	own := out.OwnershipControls.Rules[0].ObjectOwnership
 	return &own, nil
 }
+
+// Ownership reads b's Object Ownership; nil when it has no ownership
+// controls. pkg/mirror creates a destination with its source's.
+func (e *Engine) Ownership(ctx context.Context, b Bucket) (*types.ObjectOwnership, error) {
+	return getOwnership(ctx, e, b)
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -330,4 +331,41 @@ func indent(raw json.RawMessage, prefix string) string {
 		return prefix + string(raw) + "\n"
 	}
 	return prefix + strings.TrimRight(buf.String(), "\n") + "\n"
+}
+
+// After is the destination as applying p left it, given the results:
+// a kind applied holds what was written, a kind removed nothing, every
+// other kind (unchanged, reported, failed or skipped) what was read. A
+// kind is in line exactly when a read returns its desired value (that is
+// the diff), so for a run that succeeded this is what a second read of
+// every kind would return, without making one.
+func (p *Plan) After(results []Result) *Snapshot {
+	s := newSnapshot(p.Mirror.Dest)
+	p.Dest.mu.Lock()
+	for k, v := range p.Dest.Values {
+		s.Values[k] = v
+	}
+	for k, err := range p.Dest.Errors {
+		s.Errors[k] = err
+	}
+	s.facts = p.Dest.facts
+	s.kinds = slices.Clone(p.Dest.kinds)
+	p.Dest.mu.Unlock()
+	for _, r := range results {
+		step := p.step(r.Kind)
+		if step == nil {
+			continue
+		}
+		switch r.Status {
+		case StatusApplied, StatusManual:
+			if step.desired != nil {
+				s.Values[r.Kind] = step.desired
+				delete(s.Errors, r.Kind)
+			}
+		case StatusRemoved:
+			delete(s.Values, r.Kind)
+			delete(s.Errors, r.Kind)
+		}
+	}
+	return s
 }

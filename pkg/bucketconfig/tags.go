@@ -231,3 +231,15 @@ func keepExisting(current []controltypes.Tag, keep map[string]bool) []controltyp
 	}
 	return out
 }
+
+// DestinationTags are the tags a new destination of source is created with:
+// the source's tags as the tags kind copies them, and the source tag. When
+// they cannot all be copied (the limit of 50), only the source tag: the
+// configure step then reports why.
+func (e *Engine) DestinationTags(source Bucket, sourceTags []types.Tag) []types.Tag {
+	tags := slices.Clone(sourceTags)
+	if out, _, err := tagsKind.xform(context.Background(), e, Mirror{Source: source}, &tags); err == nil && out != nil {
+		return *out
+	}
+	return []types.Tag{e.SourceTag(source)}
+}

@@ -23,6 +23,7 @@ Patches:
      filters, NewerNoncurrentVersions, TransitionDefaultMinimumObjectSize,
      TargetObjectKeyFormat, EventBridgeConfiguration), and S3's check that
      notification targets exist.
+  5. CreateBucket's CreateBucketConfiguration Tags, which moto ignores.
 
 Every patch names the rows of docs/s3-conformance.md that record the real S3
 behaviour it emulates and the evidence for it, with a line
@@ -1095,6 +1096,49 @@ def patch_s3_conformance():
     S3Response._bucket_response_post = post
 
 
+def patch_s3_create_bucket_tags():
+    """CreateBucket with CreateBucketConfiguration/Tags tags the new bucket.
+
+    Real S3 (since 2025) takes a bucket's tags in the CreateBucket request
+    itself, authorised by s3:TagResource ("An array of tags that you can apply
+    to the bucket that you're creating", API Reference, CreateBucketConfiguration:
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucketConfiguration.html);
+    moto 5.2.1 reads only LocationConstraint from the body and drops them.
+    Shape as aws-sdk-go-v2 s3 v1.114.10 serializes it
+    (awsRestxml_serializeDocumentCreateBucketConfiguration):
+    <CreateBucketConfiguration><Tags><Tag><Key/><Value/></Tag>...</Tags>.
+    Tags are applied only when the request created the bucket, never to a
+    bucket that already existed (us-east-1 answers that CreateBucket with 200).
+    """
+    from moto.s3.responses import S3Response
+
+    orig_put = S3Response._bucket_response_put
+
+    def put(self, request, bucket_name, qs):
+        # conformance: create-bucket-tags
+        if qs or not self.body:
+            return orig_put(self, request, bucket_name, qs)
+        existed = bucket_name in self.backend.buckets
+        out = orig_put(self, request, bucket_name, qs)
+        if existed or (isinstance(out, tuple) and out[0] >= 300):
+            return out
+        try:
+            root = ET.fromstring(_as_text(self.body))
+        except ET.ParseError:
+            return out
+        tags = {}
+        for tag in root.findall(f"{{{NS}}}Tags/{{{NS}}}Tag") + root.findall("Tags/Tag"):
+            key = tag.findtext(f"{{{NS}}}Key") or tag.findtext("Key")
+            value = tag.findtext(f"{{{NS}}}Value") or tag.findtext("Value") or ""
+            if key:
+                tags[key] = value
+        if tags:
+            self.backend.put_bucket_tagging(bucket_name, tags)
+        return out
+
+    S3Response._bucket_response_put = put
+
+
 def main():
     enable_sfn_execution()
     patch_sfn_deepcopy()
@@ -1106,6 +1150,7 @@ def main():
     patch_s3_bucket_configs()
     patch_s3_replication_and_metadata()
     patch_s3_conformance()
+    patch_s3_create_bucket_tags()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

@@ -52,6 +52,11 @@ type State struct {
 	DestBucket   string `json:"destBucket"`
 	Status       string `json:"status"`
 	Error        string `json:"error,omitempty"`
+	// Created says the create step made the destination in this run (it
+	// did not exist before): configure then waits out the new bucket's
+	// propagation while reading it, and may add the source tag that
+	// CreateBucket should have written.
+	Created bool `json:"created,omitempty"`
 	// FailedKind and ErrorCode name the first failing kind, when configure fails.
 	FailedKind string `json:"failedKind,omitempty"`
 	ErrorCode  string `json:"errorCode,omitempty"`

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -166,9 +167,25 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 		m.recordFailure(ctx, source, in.DestRegion, st.DestBucket, in.RunID, startedAt, err)
 		return st, err
 	}
-	prev, err := m.Store.GetMirror(ctx, source, in.DestRegion)
-	if err != nil {
-		return fail(fmt.Errorf("reading the mirror record: %w", err))
+	// One round: the mirror record and, unless this is a targeted run of an
+	// existing destination, everything CreateBucket needs from the source
+	// (that it exists, and its Object Lock, ownership and tags).
+	targetedRun := in.Kinds != nil && dest != ""
+	var (
+		src             *sourceBucket
+		prev            *inventory.Mirror
+		srcErr, prevErr error
+		wg              sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() { defer wg.Done(); prev, prevErr = m.Store.GetMirror(awsclient.Fork(ctx), source, in.DestRegion) }()
+	if !targetedRun {
+		wg.Add(1)
+		go func() { defer wg.Done(); src, srcErr = m.readSource(awsclient.Fork(ctx), source, in.SourceRegion) }()
+	}
+	wg.Wait()
+	if prevErr != nil {
+		return fail(fmt.Errorf("reading the mirror record: %w", prevErr))
 	}
 	if err := m.checkRepoint(source, dest, in, prev); err != nil {
 		return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
@@ -180,18 +197,23 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 	}
 	st.Kinds = nil
 	in.Kinds = nil
-	objectLock, err := m.sourceObjectLock(ctx, source, in.SourceRegion)
-	if err != nil {
-		return fail(err)
+	if src == nil && srcErr == nil {
+		// A targeted run whose destination is gone: a run of every kind.
+		src, srcErr = m.readSource(ctx, source, in.SourceRegion)
+	}
+	if srcErr != nil {
+		return fail(srcErr)
 	}
 	if dest == "" {
 		dest = m.chooseName(source, in, prev)
 	}
 	st.DestBucket = dest
 	st.DestBucketARN = "arn:aws:s3:::" + dest
-	if err := m.ensureBucket(ctx, source, dest, in.DestRegion, objectLock, in.Adopt); err != nil {
+	created, err := m.ensureBucket(ctx, source, dest, in.DestRegion, src, in.Adopt)
+	if err != nil {
 		return fail(err)
 	}
+	st.Created = created
 	return m.created(ctx, st, source, dest, startedAt, prev)
 }
 
@@ -226,16 +248,58 @@ func (m *Mirrorer) targetedCreate(ctx context.Context, source, dest string, in I
 	return err == nil, err
 }
 
-// sourceObjectLock reads whether the source has Object Lock, which can only
-// be enabled on the destination at creation. The same call says whether the
-// source exists (NoSuchBucket): HeadBucket would need s3:ListBucket on every
-// bucket, which also lists every bucket's object keys.
-func (m *Mirrorer) sourceObjectLock(ctx context.Context, source, region string) (bool, error) {
-	lock, err := m.Engine.ObjectLockEnabled(ctx, bucketconfig.Bucket{Name: source, Region: region})
-	if bucketconfig.IsNoSuchBucket(err) {
-		return false, &SourceNotFoundError{Bucket: source, Region: region}
+// sourceBucket is what creating a destination takes from its source.
+type sourceBucket struct {
+	objectLock bool
+	ownership  types.ObjectOwnership
+	tags       []types.Tag // the destination's: transformed, with the source tag
+}
+
+// readSource reads, at once, what CreateBucket takes from the source:
+// whether it has Object Lock (which can only be enabled on the destination
+// at creation), its ownership and its tags. Its Object Lock read also
+// answers whether the source exists (NoSuchBucket): HeadBucket would need
+// s3:ListBucket on every bucket, which also lists every bucket's object keys.
+func (m *Mirrorer) readSource(ctx context.Context, source, region string) (*sourceBucket, error) {
+	b := bucketconfig.Bucket{Name: source, Region: region}
+	src := &sourceBucket{}
+	var ownErr, tagsErr error
+	var tags []types.Tag
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		var own *types.ObjectOwnership
+		if own, ownErr = m.Engine.Ownership(awsclient.Fork(ctx), b); own != nil {
+			src.ownership = *own
+		}
+	}()
+	go func() { defer wg.Done(); tags, tagsErr = m.Engine.Tags(awsclient.Fork(ctx), b) }()
+	lock, lockErr := m.Engine.ObjectLockEnabled(awsclient.Fork(ctx), b)
+	wg.Wait()
+	for _, err := range []error{lockErr, ownErr, tagsErr} {
+		var nf *types.NotFound
+		if errors.As(err, &nf) || bucketconfig.IsNoSuchBucket(err) {
+			return nil, &SourceNotFoundError{Bucket: source, Region: region}
+		}
 	}
-	return lock, err
+	switch {
+	case lockErr != nil:
+		return nil, lockErr
+	case ownErr != nil:
+		return nil, fmt.Errorf("reading ownership of source bucket %q in %s: %w", source, region, ownErr)
+	case tagsErr != nil:
+		return nil, fmt.Errorf("reading tags of source bucket %q in %s: %w", source, region, tagsErr)
+	}
+	src.objectLock = lock
+	// A source without ownership controls has ACLs enabled with objects
+	// owned by their writer: ObjectWriter, the closest CreateBucket can
+	// state (configure then deletes the controls to match).
+	if src.ownership == "" {
+		src.ownership = types.ObjectOwnershipObjectWriter
+	}
+	src.tags = m.Engine.DestinationTags(b, tags)
+	return src, nil
 }
 
 // chooseName reuses the destination a previous run recorded (prev), so
@@ -261,22 +325,27 @@ func (m *Mirrorer) checkRepoint(source, dest string, in Input, prev *inventory.M
 	return &DestinationConflictError{Source: source, Region: in.DestRegion, Recorded: prev.Dest, Requested: dest}
 }
 
-// ensureBucket creates dest in region tagged with its source, or accepts
-// it if it already exists carrying that tag.
-func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string, objectLock, adopt bool) error {
+// ensureBucket creates dest in region with the source's Object Lock,
+// ownership and tags (the source tag among them) in the CreateBucket call
+// itself, or accepts it if it already exists carrying the source tag.
+// created says it made the bucket.
+func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string, src *sourceBucket, adopt bool) (created bool, err error) {
 	s3c := m.Clients.S3(region)
-	tag := types.Tag{Key: aws.String(m.SourceTag()), Value: aws.String("arn:aws:s3:::" + source)}
-	_, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(dest)})
-	switch {
-	case err == nil:
-		// us-east-1 answers CreateBucket of an existing own bucket with 200,
-		// so existence is checked first and ownership by tag.
-		return m.checkOwned(ctx, source, dest, region, adopt)
-	case bucketconfig.Classify(err) == bucketconfig.ClassDenied:
-		return &ForeignBucketError{Bucket: dest, Reason: "it exists and belongs to someone else"}
+	// us-east-1 answers CreateBucket of a bucket this account already owns
+	// with 200 (its legacy behaviour), so there existence is checked first;
+	// elsewhere CreateBucket's BucketAlreadyOwnedByYou says it, a round
+	// less.
+	if region == "us-east-1" {
+		_, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(dest)})
+		switch {
+		case err == nil:
+			return false, m.checkOwned(ctx, source, dest, region, adopt)
+		case bucketconfig.Classify(err) == bucketconfig.ClassDenied:
+			return false, &ForeignBucketError{Bucket: dest, Reason: "it exists and belongs to someone else"}
+		}
 	}
-	in := &s3.CreateBucketInput{Bucket: aws.String(dest), ObjectLockEnabledForBucket: aws.Bool(objectLock),
-		CreateBucketConfiguration: &types.CreateBucketConfiguration{Tags: []types.Tag{tag}}}
+	in := &s3.CreateBucketInput{Bucket: aws.String(dest), ObjectLockEnabledForBucket: aws.Bool(src.objectLock),
+		ObjectOwnership: src.ownership, CreateBucketConfiguration: &types.CreateBucketConfiguration{Tags: src.tags}}
 	if region != "us-east-1" { // us-east-1 rejects its own name as LocationConstraint
 		in.CreateBucketConfiguration.LocationConstraint = types.BucketLocationConstraint(region)
 	}
@@ -285,14 +354,16 @@ func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string
 		var exists *types.BucketAlreadyExists
 		switch {
 		case errors.As(err, &owned):
-			return m.checkOwned(ctx, source, dest, region, adopt)
+			return false, m.checkOwned(ctx, source, dest, region, adopt)
 		case errors.As(err, &exists):
-			return &ForeignBucketError{Bucket: dest, Reason: "the name is taken by another account"}
+			return false, &ForeignBucketError{Bucket: dest, Reason: "the name is taken by another account"}
 		}
-		return fmt.Errorf("creating bucket %q in %s: %w", dest, region, err)
+		return false, fmt.Errorf("creating bucket %q in %s: %w", dest, region, err)
 	}
-	// Tags at creation are recent; write them too where they were ignored.
-	return m.tagOwned(ctx, dest, region, tag)
+	// No check that the new bucket is visible yet: the configure step's
+	// reads wait out its propagation (State.Created), in the round they
+	// make anyway.
+	return true, nil
 }
 
 func (m *Mirrorer) checkOwned(ctx context.Context, source, dest, region string, adopt bool) error {
@@ -300,6 +371,12 @@ func (m *Mirrorer) checkOwned(ctx context.Context, source, dest, region string, 
 	if err != nil {
 		return fmt.Errorf("reading tags of bucket %q: %w", dest, err)
 	}
+	return m.checkOwnedTags(ctx, source, dest, region, adopt, tags)
+}
+
+// checkOwnedTags decides from dest's tags as read whether it is the
+// destination of source; with adopt it makes it so.
+func (m *Mirrorer) checkOwnedTags(ctx context.Context, source, dest, region string, adopt bool, tags []types.Tag) error {
 	want := "arn:aws:s3:::" + source
 	var got string
 	for _, t := range tags {
@@ -362,41 +439,64 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 		return st, err
 	}
 	st.SourceBucket, st.DestBucket = source, dest
-	prev, err := m.Store.GetMirror(ctx, source, st.DestRegion)
-	if err != nil {
+	mir := bucketconfig.Mirror{Source: bucketconfig.Bucket{Name: source, Region: st.SourceRegion},
+		Dest: bucketconfig.Bucket{Name: dest, Region: st.DestRegion}, NewDest: st.Created}
+	failed := func(err error) (State, error) {
 		st.Status, st.Error = StatusFailed, err.Error()
+		m.recordFailure(ctx, source, st.DestRegion, dest, st.RunID, startedAt, err)
 		return st, err
+	}
+	// One read round: both snapshots (of the targeted kinds, or all) and the
+	// mirror record.
+	var (
+		plan    *bucketconfig.Plan
+		prev    *inventory.Mirror
+		planErr error
+		prevErr error
+		wg      sync.WaitGroup
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); plan, planErr = m.Engine.PlanKinds(awsclient.Fork(ctx), mir, st.Kinds) }()
+	go func() { defer wg.Done(); prev, prevErr = m.Store.GetMirror(awsclient.Fork(ctx), source, st.DestRegion) }()
+	wg.Wait()
+	if prevErr != nil {
+		st.Status, st.Error = StatusFailed, prevErr.Error()
+		return st, prevErr
 	}
 	if err := m.checkRepoint(source, dest, st.Input, prev); err != nil {
 		st.Status, st.Error = StatusFailed, err.Error()
 		return st, err
 	}
-	// Configure can be invoked on its own (a direct invoke, a hand-written
-	// state machine input): it must refuse a bucket that is not ours as
-	// create does, before writing anything.
-	if err := m.checkOwned(ctx, source, dest, st.DestRegion, st.Adopt); err != nil {
-		st.Status, st.Error = StatusFailed, err.Error()
-		m.recordFailure(ctx, source, st.DestRegion, dest, st.RunID, startedAt, err)
-		return st, err
+	if planErr != nil {
+		return failed(planErr)
 	}
-	mir := bucketconfig.Mirror{Source: bucketconfig.Bucket{Name: source, Region: st.SourceRegion}, Dest: bucketconfig.Bucket{Name: dest, Region: st.DestRegion}}
 	if st.Kinds != nil && (prev == nil || prev.SourceKinds == nil || prev.DestKinds == nil) {
 		// Nothing to merge the kinds into: the hashes of a targeted run
-		// would not describe the whole bucket.
+		// would not describe the whole bucket. Every kind, then (a second
+		// read round, for this rare case only).
 		st.Kinds = nil
+		if plan, err = m.Engine.Plan(ctx, mir); err != nil {
+			return failed(err)
+		}
 	}
-	plan, results, err := m.Engine.ConfigureKinds(ctx, mir, st.Kinds)
+	// Configure can be invoked on its own (a direct invoke, a hand-written
+	// state machine input): it must refuse a bucket that is not ours as
+	// create does, before writing anything; the destination's tags are in
+	// its snapshot. A bucket the create step just made carries the source
+	// tag from CreateBucket, or gets it now where the tags were ignored.
+	err = nil
+	if tags, ok := plan.Dest.Tags(); ok {
+		err = m.checkOwnedTags(ctx, source, dest, st.DestRegion, st.Adopt || st.Created, tags)
+	} else {
+		err = m.checkOwned(ctx, source, dest, st.DestRegion, st.Adopt || st.Created)
+	}
 	if err != nil {
-		st.Status, st.Error = StatusFailed, err.Error()
-		m.recordFailure(ctx, source, st.DestRegion, dest, st.RunID, startedAt, err)
-		return st, err
+		return failed(err)
 	}
-	after, err := m.Engine.SnapshotKinds(ctx, mir.Dest, st.Kinds)
-	if err != nil {
-		st.Status, st.Error = StatusFailed, err.Error()
-		m.recordFailure(ctx, source, st.DestRegion, dest, st.RunID, startedAt, err)
-		return st, err
-	}
+	results := m.Engine.Apply(ctx, plan)
+	// The destination as the apply left it, from the plan: no second read
+	// of every kind (see Plan.After).
+	after := plan.After(results)
 	srcJSON, _ := json.Marshal(plan.Source.JSON())
 	dstJSON, _ := json.Marshal(after.JSON())
 	resJSON, _ := json.Marshal(results)
