@@ -22,12 +22,14 @@ import (
 // far more than two charts need.
 
 var (
-	white      = color.RGBA{255, 255, 255, 255}
-	ink        = color.RGBA{40, 40, 40, 255}
-	grid       = color.RGBA{225, 225, 225, 255}
-	seqColor   = color.RGBA{214, 96, 77, 255}
-	concColor  = color.RGBA{67, 147, 195, 255}
-	limitColor = color.RGBA{90, 90, 90, 255}
+	white     = color.RGBA{255, 255, 255, 255}
+	ink       = color.RGBA{40, 40, 40, 255}
+	grid      = color.RGBA{225, 225, 225, 255}
+	seqColor  = color.RGBA{214, 96, 77, 255}
+	concColor = color.RGBA{67, 147, 195, 255}
+	// criticalColor marks the calls of the critical path in a timeline.
+	criticalColor = color.RGBA{20, 20, 20, 255}
+	limitColor    = color.RGBA{90, 90, 90, 255}
 )
 
 type canvas struct{ *image.RGBA }
@@ -89,10 +91,11 @@ func niceMax(v float64) float64 {
 // Chart files, next to report.md.
 const (
 	configureChartFile = "configure-speed.png"
-	timelineChartFile  = "configure-timeline-25ms.png"
+	timelineChartFile  = "configure-timeline-100ms.png"
+	newMirrorChartFile = "new-mirror-timeline-100ms.png"
 )
 
-func writeConfigureCharts(dir string, c *configureResult) error {
+func writeConfigureCharts(dir string, c *configureResult, nm *newMirrorResult) error {
 	speed, err := configureChart(c)
 	if err != nil {
 		return err
@@ -100,14 +103,25 @@ func writeConfigureCharts(dir string, c *configureResult) error {
 	if err := os.WriteFile(filepath.Join(dir, configureChartFile), speed, 0o644); err != nil {
 		return err
 	}
-	if len(c.TimelineAt25) == 0 {
-		return nil
+	charts := map[string][]timedCall{timelineChartFile: c.TimelineAt100}
+	titles := map[string]string{timelineChartFile: "One concurrent configure at 100 ms each way"}
+	if nm != nil {
+		charts[newMirrorChartFile] = nm.Timeline
+		titles[newMirrorChartFile] = "One new mirror (create, then configure) at 100 ms each way"
 	}
-	timeline, err := timelineChart(c.TimelineAt25, 25)
-	if err != nil {
-		return err
+	for file, calls := range charts {
+		if len(calls) == 0 {
+			continue
+		}
+		png, err := timelineChart(calls, titles[file])
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, file), png, 0o644); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(filepath.Join(dir, timelineChartFile), timeline, 0o644)
+	return nil
 }
 
 // configureChart draws one panel per latency level, each on its own scale
@@ -170,7 +184,7 @@ func axisLabel(ms float64) string {
 // timelineChart draws every call of one concurrent run as a bar from its
 // start to its end, in start order: the steps in it are the round trips the
 // run waits for one after another.
-func timelineChart(calls []timedCall, latencyMS int) ([]byte, error) {
+func timelineChart(calls []timedCall, title string) ([]byte, error) {
 	const (
 		left, right = 330, 30
 		top, bottom = 40, 36
@@ -183,7 +197,7 @@ func timelineChart(calls []timedCall, latencyMS int) ([]byte, error) {
 	}
 	axisMax := niceMax(end)
 	cv := newCanvas(left+plotW+right, top+len(calls)*rowH+bottom)
-	cv.text(cv.Bounds().Dx()/2, 18, fmt.Sprintf("One concurrent configure at %d ms each way: %d calls over %.0f ms", latencyMS, len(calls), end), 'c', ink)
+	cv.text(cv.Bounds().Dx()/2, 18, fmt.Sprintf("%s: %d calls over %.0f ms", title, len(calls), end), 'c', ink)
 	x := func(ms float64) int { return left + int(ms/axisMax*plotW) }
 	for t := 0.0; t <= axisMax+1e-9; t += axisMax / 4 {
 		cv.vline(x(t), top, top+len(calls)*rowH, grid)
@@ -192,12 +206,15 @@ func timelineChart(calls []timedCall, latencyMS int) ([]byte, error) {
 	for i, tc := range calls {
 		y := top + i*rowH
 		col := concColor
-		if strings.Contains(tc.Op, ".Put") || strings.Contains(tc.Op, ".Delete") {
+		switch {
+		case tc.Critical:
+			col = criticalColor
+		case strings.Contains(tc.Op, ".Put") || strings.Contains(tc.Op, ".Delete") || strings.Contains(tc.Op, ".Create"):
 			col = seqColor
 		}
 		cv.rect(x(tc.StartMS), y+1, max(x(tc.EndMS), x(tc.StartMS)+1), y+rowH-1, col)
 		cv.text(left-6, y+rowH-2, strings.TrimPrefix(tc.Op, "S3."), 'r', ink)
 	}
-	cv.text(left, top+len(calls)*rowH+32, "blue: reads, red: writes", 'l', ink)
+	cv.text(left, top+len(calls)*rowH+32, "blue: reads, red: writes, black: the critical path (each call the one the next waited for)", 'l', ink)
 	return cv.png()
 }

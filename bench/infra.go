@@ -28,18 +28,19 @@ type callCounter struct {
 	mu       sync.Mutex
 	calls    map[string]int
 	attempts map[string]int
-	// timeline, when not nil, receives every call with its start and end.
-	timeline *[]timedCall
 }
 
-// timedCall is one SDK operation as it happened.
+// timedCall is one SDK operation as it happened, with the call it waited
+// for (awsclient.Recorder).
 type timedCall struct {
-	Op    string        `json:"op"`
-	Start time.Duration `json:"-"`
-	End   time.Duration `json:"-"`
+	Op    string `json:"op"`
+	ID    int64  `json:"id"`
+	Cause int64  `json:"cause,omitempty"`
 	// StartMS and EndMS are offsets from the start of the run.
 	StartMS float64 `json:"start_ms"`
 	EndMS   float64 `json:"end_ms"`
+	// Critical marks the calls of the critical path.
+	Critical bool `json:"critical,omitempty"`
 }
 
 func newCallCounter() *callCounter {
@@ -57,20 +58,8 @@ func (c *callCounter) apiOption(stack *middleware.Stack) error {
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			c.mu.Lock()
 			c.calls[opKey(ctx)]++
-			record := c.timeline != nil
 			c.mu.Unlock()
-			if !record {
-				return next.HandleInitialize(ctx, in)
-			}
-			start := time.Now()
-			out, md, err := next.HandleInitialize(ctx, in)
-			end := time.Now()
-			c.mu.Lock()
-			if c.timeline != nil {
-				*c.timeline = append(*c.timeline, timedCall{Op: opKey(ctx), Start: time.Duration(start.UnixNano()), End: time.Duration(end.UnixNano())})
-			}
-			c.mu.Unlock()
-			return out, md, err
+			return next.HandleInitialize(ctx, in)
 		}), middleware.Before); err != nil {
 		return err
 	}

@@ -55,6 +55,8 @@ type results struct {
 	RunParts []string `json:"run_parts,omitempty"`
 
 	Configure *configureResult `json:"configure,omitempty"`
+	// NewMirror is measured by the configure part.
+	NewMirror *newMirrorResult `json:"new_mirror,omitempty"`
 	Sweep     *sweepResult     `json:"sweep,omitempty"`
 	Chaos     *chaosResult     `json:"chaos,omitempty"`
 	BadInput  *badInputResult  `json:"bad_input,omitempty"`
@@ -183,13 +185,13 @@ func run(ctx context.Context, o options) (*results, error) {
 	}
 	if want("configure") {
 		withCloud("configure", func(c *localcloud.Cloud) error {
-			r, err := benchConfigure(ctx, c, o.levels, func(l int) int {
+			r, nm, err := benchConfigure(ctx, c, o.levels, func(l int) int {
 				if l >= 100 {
 					return o.runs100
 				}
 				return o.runs
 			})
-			res.Configure = r
+			res.Configure, res.NewMirror = r, nm
 			return err
 		})
 	}
@@ -288,7 +290,7 @@ func writeResults(o options, res *results) error {
 	}
 	dir := filepath.Dir(filepath.Dir(o.out))
 	if c := res.Configure; c != nil {
-		if err := writeConfigureCharts(dir, c); err != nil {
+		if err := writeConfigureCharts(dir, c, res.NewMirror); err != nil {
 			return err
 		}
 	}

@@ -32,6 +32,9 @@ func renderReport(r *results) string {
 	if c := r.Configure; c != nil {
 		reportConfigure(p, c)
 	}
+	if nm := r.NewMirror; nm != nil {
+		reportNewMirror(p, nm)
+	}
 	if s := r.Sweep; s != nil && len(s.Points) > 0 {
 		reportSweep(p, s)
 	}
@@ -66,12 +69,12 @@ type printer func(format string, args ...any)
 
 func reportConfigure(p printer, c *configureResult) {
 	p("## 1. Configure speed\n\n")
-	p("One source bucket carrying %d of the catalog's %d kinds (%s) is configured into a fresh destination (deleted and created again before every run, outside the timing) by `Engine.Configure`, alternating the blog's approach (`Options{Sequential: true}`: read one kind, write one kind, in order) and the dependency-ordered concurrent plan. toxiproxy adds the latency L to every byte in each direction, so every request pays a round trip of 2L even on a pooled connection.\n\n",
+	p("One source bucket carrying %d of the catalog's %d kinds (%s) is configured into a fresh destination by `Engine.Configure`. The destination is deleted and created again before every run, outside the timing, as the create step makes it: with the source's Object Lock, ownership and tags in the CreateBucket call. The blog's approach (`Options{Sequential: true}`: read one kind, write one kind, in order) and the concurrent plan (one read round of both buckets, then each kind's write as soon as the kinds it must follow in this plan are done) alternate. toxiproxy adds the latency L to every byte in each direction, so every request pays a round trip (RTT) of 2L even on a pooled connection.\n\n",
 		len(c.Kinds), c.CatalogKinds, strings.Join(c.Kinds, ", "))
-	p("| L each way | runs per mode | sequential median (p10–p90) | concurrent median (p10–p90) | speedup | speedup of the latency part | physical limit (depth %d + 1 read) × RTT | concurrent ÷ limit | serial rounds observed |\n", c.DependencyDepth)
-	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| L each way | runs per mode | sequential median (p10–p90) | concurrent median (p10–p90) | concurrent ÷ RTT | speedup | speedup of the latency part | limit (1 read + %d write rounds) × RTT | concurrent ÷ limit | serial rounds observed |\n", c.WriteRounds)
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, l := range c.Levels {
-		limit, ratio, rounds, latency := "—", "—", "—", "—"
+		limit, ratio, rounds, latency, perRTT := "—", "—", "—", "—", "—"
 		if l.LatencySpeedup != nil {
 			latency = fmt.Sprintf("%.2f×", *l.LatencySpeedup)
 		}
@@ -82,32 +85,51 @@ func reportConfigure(p printer, c *configureResult) {
 		if l.RoundsObserved != nil {
 			rounds = fmt.Sprintf("%.1f", *l.RoundsObserved)
 		}
-		p("| %d ms | %d | %.0f ms (%.0f–%.0f) | %.0f ms (%.0f–%.0f) | **%.2f×** | %s | %s | %s | %s |\n",
+		if l.RTTMS > 0 {
+			perRTT = fmt.Sprintf("%.2f", l.Concurrent.Median/float64(l.RTTMS))
+		}
+		p("| %d ms | %d | %.0f ms (%.0f–%.0f) | %.0f ms (%.0f–%.0f) | %s | **%.2f×** | %s | %s | %s | %s |\n",
 			l.LatencyMS, l.Sequential.N, l.Sequential.Median, l.Sequential.P10, l.Sequential.P90,
-			l.Concurrent.Median, l.Concurrent.P10, l.Concurrent.P90, l.Speedup, latency, limit, ratio, rounds)
+			l.Concurrent.Median, l.Concurrent.P10, l.Concurrent.P90, perRTT, l.Speedup, latency, limit, ratio, rounds)
 	}
 	p("\n![configure speed](%s)\n\n", configureChartFile)
 	failed := 0
 	for _, l := range c.Levels {
 		failed += l.FailedRuns
 	}
-	calls := 0
+	calls, seqCalls := 0, 0
 	if len(c.Levels) > 0 {
-		calls = c.Levels[0].ConcurrentCalls
+		calls, seqCalls = c.Levels[0].ConcurrentCalls, c.Levels[0].SequentialCalls
 	}
-	p("- Both modes make the same calls (%d per run); every run succeeded for every kind: %v (failed runs: %d). After a run of each mode a fresh plan found nothing to change: %v. Per kind: %s.\n",
-		calls, failed == 0, failed, c.VerifiedInLine, kindSummary(c.KindResults))
+	p("- **Rounds at 100 ms: %.2f** (the concurrent median at 100 ms each way ÷ the 200 ms RTT, emulator time included; target ≤ 3.5). The plan needs one read round and %d write round(s) one after another (`Plan.WriteRounds`).\n", c.RoundsAt100, c.WriteRounds)
+	p("- Calls per run: %d concurrent, %d sequential (the sequential mode still reads what a write needs one kind at a time). Every run succeeded for every kind: %v (failed runs: %d). After a run of each mode a fresh plan found nothing to change: %v. Per kind: %s.\n",
+		calls, seqCalls, failed == 0, failed, c.VerifiedInLine, kindSummary(c.KindResults))
 	p("- **Speedup at 25 ms: %.2f×** (target ≥ 5×). **Concurrent ÷ limit at 25 ms: %.2f×.** Counting only what the latency adds (each mode's time minus its own 0 ms median), the concurrent plan is %.2f× faster at 25 ms.\n", c.SpeedupAt25, c.LimitRatioAt25, c.LatencySpeedupAt25)
-	p("- At 0 ms the concurrent run still takes %.0f ms: that is the emulator's own service time for ~%d requests on 2 shared cores (moto is one Python process), which no client-side concurrency removes and which real S3 does not have. \"Serial rounds observed\" subtracts it: (concurrent − %.0f ms) ÷ RTT, the round trips the run waits for one after another, against the %d of the limit.\n",
-		c.EmulatorFloorMS, calls, c.EmulatorFloorMS, c.DependencyDepth+1)
+	p("- At 0 ms the concurrent run still takes %.0f ms: the emulator's own service time for ~%d requests on 2 shared cores (moto is one Python process, so a round of ~45 concurrent reads is served one after another), which no client-side concurrency removes and which real S3 does not have. \"Serial rounds observed\" subtracts it: (concurrent − %.0f ms) ÷ RTT.\n",
+		c.EmulatorFloorMS, calls, c.EmulatorFloorMS)
 	if len(c.CriticalPath) > 0 {
-		p("- The critical path of one concurrent run at 25 ms, inferred from the call timeline (each call started when the previous one ended): %s.\n", strings.Join(c.CriticalPath, " → "))
-		p("  Beyond the dependency graph's chain (ownership/BPA → ACL/policy → logging), the writes of some kinds make calls one after another: the ACL write reads the destination's owner first, the logging write checks its log bucket (tags, Object Lock, Requester Pays, policy) one call at a time before PutBucketLogging, and list kinds (metrics, inventory, analytics, intelligent-tiering) put their configurations one by one. Each of those is a round trip the limit does not count.\n")
-		if len(c.TimelineAt25) > 0 {
-			p("\n![timeline of one concurrent run at 25 ms](%s)\n", timelineChartFile)
+		p("- The critical path of one concurrent run at 100 ms, from the causes the engine records (each call names the call it waited for: the read round's last read for a first write, the write of the kind it must follow for a later one; `awsclient.Recorder`), not from timing adjacency: %s.\n", strings.Join(c.CriticalPath, " → "))
+		if len(c.TimelineAt100) > 0 {
+			p("\n![timeline of one concurrent configure at 100 ms](%s)\n", timelineChartFile)
 		}
 	}
 	p("\n")
+}
+
+func reportNewMirror(p printer, nm *newMirrorResult) {
+	p("## 1b. A new mirror: create, then configure\n\n")
+	p("The same source mirrored to a destination that does not exist yet, as the workflow runs it: `Mirrorer.Create` (one round reading the source's Object Lock, ownership and tags with the mirror record, then one CreateBucket carrying all three, then the CREATED record), then `Mirrorer.Configure` with the state Create returned (one read round of both buckets, whose destination reads wait out the new bucket's propagation, the writes, the run record). S3 calls pay the injected latency; DynamoDB calls do not, since the Lambdas run in the table's own Region.\n\n")
+	p("| L each way | runs | median (p10–p90) | median ÷ RTT | at 0 ms | S3 calls | DynamoDB calls | failed runs |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| %d ms | %d | %.0f ms (%.0f–%.0f) | **%.2f** | %.0f ms | %d | %d | %d |\n\n", nm.LatencyMS, nm.Runs.N, nm.Runs.Median, nm.Runs.P10, nm.Runs.P90,
+		nm.RoundsAt100, nm.FloorMS, nm.S3Calls, nm.DynamoCalls, nm.FailedRuns)
+	p("- **Rounds at 100 ms: %.2f** (target ≤ 5).\n", nm.RoundsAt100)
+	if len(nm.CriticalPath) > 0 {
+		p("- Critical path (recorded causes): %s.\n", strings.Join(nm.CriticalPath, " → "))
+	}
+	if len(nm.Timeline) > 0 {
+		p("\n![timeline of one new mirror at 100 ms](%s)\n\n", newMirrorChartFile)
+	}
+	p("What the emulator does not model: every request here reuses a pooled connection to one local endpoint, so neither TCP nor TLS connection setup is ever paid. Against real S3 every Region is its own endpoint (`s3.<region>.amazonaws.com`), and a new connection costs a TCP handshake and a TLS handshake, one to two round trips more, before its request is sent; a configure touches at least two Regions (source and destination) and opens up to ~25 connections to each at once. The clients keep them warm: every client is built once per process from one `aws.Config` (`awsclient.Load`), whose HTTP client (`awsclient.NewHTTPClient`) keeps up to 64 idle connections per endpoint (the SDK's default is 10, fewer than a configure's concurrent calls to one Region, so most connections would be closed after each round and set up again for the next) for 90 s. In Lambda the clients are built once per container (in `main`) and outlive an invocation, so a warm container's next run reuses the connections of the last one; the CLI's `mirror` and `sweep --local` run create and configure in one process, so configure reuses what create opened.\n\n")
 }
 
 func kindSummary(m map[string]string) string {

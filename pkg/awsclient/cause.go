@@ -74,6 +74,19 @@ func Fork(ctx context.Context) context.Context {
 	return context.WithValue(ctx, chainKey{}, &chain{parent: p, last: last, lastEnd: end})
 }
 
+// Aside returns a context for work that runs beside ctx's and that ctx's
+// later calls do not wait for: its calls are caused like a fork's, but what
+// it finishes does not count on ctx's chain (After brings it in where
+// something does wait for it).
+func Aside(ctx context.Context) context.Context {
+	p := chainOf(ctx)
+	if p == nil {
+		return ctx
+	}
+	last, end := p.state()
+	return context.WithValue(ctx, chainKey{}, &chain{last: last, lastEnd: end})
+}
+
 // After records that the work of ctx waited for the work of waited: its
 // next call is caused by the latest call finished on any of them.
 func After(ctx context.Context, waited ...context.Context) {

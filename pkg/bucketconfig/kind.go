@@ -185,10 +185,10 @@ type spec[T any] struct {
 	// reportOnly kinds are read and transformed (for notes) but never
 	// written; isManaged may switch that per engine options.
 	isManaged func(e *Engine) bool
-	// prep reads, while the plan is made, what put will need beyond the
-	// destination's snapshot, and keeps it in the desired value: logging
-	// inspects its log bucket. Its failures are the write's, reported when
-	// put runs.
+	// prep starts reading, while the plan is made, what put will need beyond
+	// the destination's snapshot, and keeps it in the desired value: logging
+	// inspects its log bucket. Put waits for it; the plan does not. Its
+	// failures are the write's, reported when put runs.
 	prep func(ctx context.Context, e *Engine, m Mirror, v *T)
 }
 

@@ -50,8 +50,29 @@ type loggingConfig struct {
 
 	logBucket    logBucketKind
 	sourceTarget string // the source's log bucket, mirrored by an owned log bucket
-	// seen is the log bucket as the plan read it (prep), nil when not read.
-	seen *logBucketState
+	// seen is the log bucket as the plan reads it (prep), nil when not read.
+	seen *pendingLogBucket
+}
+
+// pendingLogBucket is the log bucket's inspection, started while the plan is
+// made and waited for only by the logging write: the other kinds' writes
+// start as soon as the read round is done.
+type pendingLogBucket struct {
+	done  chan struct{}
+	state *logBucketState
+	// ctx is the inspection's own chain of calls, so the write's calls
+	// name the inspection's last call as what they waited for.
+	ctx context.Context
+}
+
+func (p *pendingLogBucket) wait(ctx context.Context) (*logBucketState, error) {
+	select {
+	case <-p.done:
+		awsclient.After(ctx, p.ctx)
+		return p.state, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // logBucketState is a log bucket as read, all at once, while the plan is
@@ -101,14 +122,25 @@ var loggingKind = &spec[loggingConfig]{
 	// The log bucket's checks are read while the plan is made, all at once,
 	// so a log bucket that is ready costs put no read at all.
 	prep: func(ctx context.Context, e *Engine, m Mirror, v *loggingConfig) {
-		if v.logBucket != logBucketAsIs {
-			v.seen = inspectLogBucket(ctx, e, Bucket{Name: v.TargetBucket, Region: m.Dest.Region}, v.logBucket == logBucketOwned)
+		if v.logBucket == logBucketAsIs {
+			return
 		}
+		p := &pendingLogBucket{done: make(chan struct{}), ctx: awsclient.Aside(ctx)}
+		v.seen = p
+		go func() {
+			defer close(p.done)
+			p.state = inspectLogBucket(p.ctx, e, Bucket{Name: v.TargetBucket, Region: m.Dest.Region}, v.logBucket == logBucketOwned)
+		}()
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *loggingConfig) error {
 		logBucket := Bucket{Name: v.TargetBucket, Region: b.Region}
-		seen := v.seen
-		if seen == nil && v.logBucket != logBucketAsIs {
+		var seen *logBucketState
+		if v.seen != nil {
+			var err error
+			if seen, err = v.seen.wait(ctx); err != nil {
+				return err
+			}
+		} else if v.logBucket != logBucketAsIs {
 			seen = inspectLogBucket(ctx, e, logBucket, v.logBucket == logBucketOwned)
 		}
 		switch v.logBucket {

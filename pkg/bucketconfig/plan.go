@@ -63,7 +63,8 @@ func (p *Plan) Changes() int {
 // Plan reads source and destination, all kinds of both at once, and decides
 // per kind what to do. It writes nothing. A kind that must read more before
 // it can be written (logging: its log bucket) is planned as soon as its own
-// two reads are in, so that its extra reads overlap the rest of the round.
+// two reads are in and starts those reads then, so that they overlap the
+// rest of the round; only its own write waits for them.
 func (e *Engine) Plan(ctx context.Context, m Mirror) (*Plan, error) {
 	return e.planKinds(ctx, m, Kinds)
 }
