@@ -387,9 +387,14 @@ var codeActions = map[string]map[string]codeAction{
 		"s3:TagResource":                      {ownBucket, []string{"CreateBucket", "TagResource"}},
 		"s3:PutBucketObjectLockConfiguration": {ownBucket, []string{"CreateBucket"}},
 		"s3:PutBucketVersioning":              {ownBucket, []string{"CreateBucket"}},
-		// The source tag goes through the engine's one tag path, which
-		// asks for ABAC and writes with S3 Control where it is on.
-		"s3:GetBucketTagging":    {ownBucket, []string{"GetBucketTagging"}},
+		// The source's ownership and tags go into the CreateBucket call
+		// (x-amz-object-ownership needs s3:PutBucketOwnershipControls).
+		"s3:GetBucketOwnershipControls": {anyBucket, []string{"GetBucketOwnershipControls"}},
+		"s3:PutBucketOwnershipControls": {ownBucket, []string{"CreateBucket"}},
+		// The source's tags, and the destination's ownership tag; the
+		// source tag goes through the engine's one tag path, which asks for
+		// ABAC and writes with S3 Control where it is on.
+		"s3:GetBucketTagging":    {anyBucket, []string{"GetBucketTagging"}},
 		"s3:PutBucketTagging":    {ownBucket, []string{"PutBucketTagging"}},
 		"s3:GetBucketABAC":       {ownBucket, []string{"GetBucketAbac"}},
 		"s3:ListTagsForResource": {ownBucket, []string{"ListTagsForResource"}},
