@@ -224,6 +224,19 @@ func (e *Engine) readInto(ctx context.Context, s *Snapshot, kinds []Kind, propag
 	s.mu.Unlock()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, e.opts.Concurrency)
+	// Kinds that read more once their own reads are in (logging) go first,
+	// so that their further reads overlap the rest of the round rather than
+	// follow it.
+	kinds = slices.Clone(kinds)
+	slices.SortStableFunc(kinds, func(a, b Kind) int {
+		switch {
+		case a.prepares() == b.prepares():
+			return 0
+		case a.prepares():
+			return -1
+		}
+		return 1
+	})
 	for _, k := range kinds {
 		wg.Add(1)
 		go func() {
