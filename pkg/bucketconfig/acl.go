@@ -87,7 +87,7 @@ var aclKind = &spec[[]aclGrant]{
 		// own); outside a plan it is read.
 		var own *types.ObjectOwnership
 		var err error
-		if e.plan != nil {
+		if e.plan != nil && e.plan.Source.read(ownershipKind.name) {
 			var v value
 			if v, err = e.plan.Source.value(ownershipKind.name); v != nil {
 				own = v.(*types.ObjectOwnership)

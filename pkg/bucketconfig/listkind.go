@@ -79,7 +79,7 @@ const listCalls = 10
 
 // current is the destination's list: from the plan's snapshot, or listed.
 func (l *idList[C]) current(ctx context.Context, e *Engine, c *s3.Client, b Bucket) ([]C, error) {
-	if e.plan != nil && e.plan.Dest.Bucket == b {
+	if e.plan != nil && e.plan.Dest.Bucket == b && e.plan.Dest.read(l.kind) {
 		if v, err := e.plan.Dest.value(l.kind); err == nil {
 			if v == nil {
 				return nil, nil

@@ -238,3 +238,36 @@ func TestIsPublicPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetedTagsOnABACDestination: a plan of the tags kind alone has not
+// read the destination's ABAC status; the tags write must not take that
+// for "off" (PutBucketTagging is refused on an ABAC bucket).
+func TestTargetedTagsOnABACDestination(t *testing.T) {
+	f := newFixture(t)
+	ctx := f.ctx
+	src := f.m.Source.Name
+	put := func(value string) {
+		_, err := f.src().PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &src, Tagging: &types.Tagging{TagSet: []types.Tag{
+			{Key: aws.String("team"), Value: aws.String(value)}}}})
+		f.must(err)
+	}
+	put("one")
+	_, err := f.src().PutBucketAbac(ctx, &s3.PutBucketAbacInput{Bucket: &src, AbacStatus: &types.AbacStatus{Status: types.BucketAbacStatusEnabled}})
+	f.must(err)
+	f.configure("abac")
+	// Source tags change (through S3 Control on an ABAC source in real S3;
+	// the emulator's tag store is the same).
+	_, err = f.src().PutBucketAbac(ctx, &s3.PutBucketAbacInput{Bucket: &src, AbacStatus: &types.AbacStatus{Status: types.BucketAbacStatusDisabled}})
+	f.must(err)
+	put("two")
+	_, err = f.src().PutBucketAbac(ctx, &s3.PutBucketAbacInput{Bucket: &src, AbacStatus: &types.AbacStatus{Status: types.BucketAbacStatusEnabled}})
+	f.must(err)
+	_, results, err := f.engine.ConfigureKinds(ctx, f.m, []string{"tags"})
+	f.must(err)
+	if len(results) != 1 || results[0].Status != StatusApplied {
+		t.Fatalf("targeted tags run: %+v, want tags applied", results)
+	}
+	if s := f.planAction("tags"); s.Action != ActionNone {
+		t.Errorf("tags not in line after the targeted run: %s", s.Action)
+	}
+}

@@ -74,6 +74,14 @@ func (s *Snapshot) unavailable(kind string) (string, bool) {
 	return code, ok
 }
 
+// read says whether kind was read into the snapshot (a targeted plan reads
+// some kinds only): only then does a missing value mean "not configured".
+func (s *Snapshot) read(kind string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Contains(s.kinds, kind)
+}
+
 // value returns the value of kind as read, and its read error.
 func (s *Snapshot) value(kind string) (value, error) {
 	s.mu.Lock()

@@ -157,7 +157,7 @@ func writeTags(ctx context.Context, e *Engine, b Bucket, tags []types.Tag) error
 // snapshot (the abac kind read it, and its write waits for the tags'), or
 // read when there is no plan or that read failed.
 func (e *Engine) destABAC(ctx context.Context, b Bucket) (bool, error) {
-	if e.plan != nil && e.plan.Dest.Bucket == b {
+	if e.plan != nil && e.plan.Dest.Bucket == b && e.plan.Dest.read(abacKind.name) {
 		if v, err := e.plan.Dest.value(abacKind.name); err == nil {
 			return v != nil, nil
 		}
