@@ -351,6 +351,9 @@ func (p *Plan) After(results []Result) *Snapshot {
 	}
 	s.facts = p.Dest.facts
 	s.kinds = slices.Clone(p.Dest.kinds)
+	for k, code := range p.Dest.Unavailable {
+		s.Unavailable[k] = code
+	}
 	p.Dest.mu.Unlock()
 	for _, r := range results {
 		step := p.step(r.Kind)
