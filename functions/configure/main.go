@@ -20,6 +20,6 @@ func main() {
 			return nil, err
 		}
 		m.Metrics = os.Stdout
-		return m.ConfigureHandler, nil
+		return m.ConfigureLambda(), nil
 	})
 }

@@ -20,6 +20,6 @@ func main() {
 			return nil, err
 		}
 		m.Metrics = os.Stdout
-		return m.CreateHandler, nil
+		return m.CreateLambda(), nil
 	})
 }

@@ -21,6 +21,6 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return sweep.NewHandler(s, log).Handle, nil
+		return sweep.NewHandler(s, log).Lambda(), nil
 	})
 }

@@ -54,6 +54,7 @@ func (e *InternalError) Error() string { return e.Message }
 func lambdaError(err error) error {
 	var (
 		invalid   *InvalidInputError
+		malformed *MalformedEventError
 		notFound  *SourceNotFoundError
 		foreign   *ForeignBucketError
 		conflict  *DestinationConflictError
@@ -62,7 +63,7 @@ func lambdaError(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &invalid), errors.As(err, &notFound), errors.As(err, &foreign), errors.As(err, &conflict), errors.As(err, &configure):
+	case errors.As(err, &invalid), errors.As(err, &malformed), errors.As(err, &notFound), errors.As(err, &foreign), errors.As(err, &conflict), errors.As(err, &configure):
 		return err
 	case errors.Is(err, context.DeadlineExceeded):
 		return &DeadlineError{Message: "the step ran out of time: " + err.Error()}
@@ -92,10 +93,34 @@ func (m *Mirrorer) CreateHandler(ctx context.Context, ev Event) (State, error) {
 	return st, lambdaError(err)
 }
 
+// ConfigureEvent is what the configure Lambda receives: the create step's
+// result from the state machine, or - on a direct invoke - the same shapes
+// create takes (the bare payload with destBucketARN, or it wrapped in
+// "payload").
+type ConfigureEvent struct {
+	State
+	Payload *State `json:"payload,omitempty"`
+}
+
+func (ev ConfigureEvent) state() State {
+	if ev.Payload == nil {
+		return ev.State
+	}
+	st := *ev.Payload
+	if st.RunID == "" {
+		st.RunID = ev.RunID
+	}
+	if st.StartedAt == "" {
+		st.StartedAt = ev.StartedAt
+	}
+	return st
+}
+
 // ConfigureHandler is the configure Lambda's handler.
-func (m *Mirrorer) ConfigureHandler(ctx context.Context, st State) (State, error) {
+func (m *Mirrorer) ConfigureHandler(ctx context.Context, ev ConfigureEvent) (State, error) {
 	ctx, cancel := workContext(ctx)
 	defer cancel()
+	st := ev.state()
 	out, err := m.Configure(ctx, st)
 	if err != nil {
 		m.log().ErrorContext(ctx, "configure failed", "bucket", st.SourceBucketARN, "region", st.DestRegion, "dest", out.DestBucket, "run", st.RunID, "kind", out.FailedKind, "code", out.ErrorCode, "error", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -27,8 +26,8 @@ func (m *Mirrorer) DeployLocal(ctx context.Context, cloud *localcloud.Cloud) (st
 	if err := m.Store.CreateTable(ctx); err != nil {
 		return "", err
 	}
-	cloud.Register(CreateFunction, lambda.NewHandler(m.CreateHandler))
-	cloud.Register(ConfigureFunction, lambda.NewHandler(m.ConfigureHandler))
+	cloud.Register(CreateFunction, m.CreateLambda())
+	cloud.Register(ConfigureFunction, m.ConfigureLambda())
 	def, err := statemachine.Definition(map[string]string{
 		"CreateFunctionArn":    cloud.FunctionARN(CreateFunction),
 		"ConfigureFunctionArn": cloud.FunctionARN(ConfigureFunction),

@@ -387,7 +387,7 @@ func TestConfigureRefusesForeignBucket(t *testing.T) {
 	if err := json.Unmarshal([]byte(payload(src, foreign)), &in); err != nil {
 		t.Fatal(err)
 	}
-	st, err := mirrorer.ConfigureHandler(ctx, mirror.State{Input: in, DestBucket: foreign, Status: mirror.StatusCreated})
+	st, err := mirrorer.ConfigureHandler(ctx, mirror.ConfigureEvent{State: mirror.State{Input: in, DestBucket: foreign, Status: mirror.StatusCreated}})
 	var fe *mirror.ForeignBucketError
 	if !errors.As(err, &fe) || st.Status != mirror.StatusFailed {
 		t.Fatalf("configure on a foreign bucket: %+v, %v; want ForeignBucketError", st, err)

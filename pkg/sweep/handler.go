@@ -10,6 +10,8 @@ import (
 	"slices"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 )
 
 // Detail types and sources of the EventBridge events the handler accepts.
@@ -205,4 +207,13 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 		return sum, &SweepError{Message: err.Error()}
 	}
 	return sum, nil
+}
+
+// SweepEventShape is what the sweep function takes, for MalformedEventError.
+const SweepEventShape = `a JSON object: an EventBridge Scheduled Event, an S3 "AWS API Call via CloudTrail" event, or a direct invoke {"buckets": ["name", ...]}`
+
+// Lambda is the sweep function's Lambda handler: a body that is not a JSON
+// object is refused with a MalformedEventError before Handle parses it.
+func (h *Handler) Lambda() mirror.EventHandler[json.RawMessage, Summary] {
+	return mirror.EventHandler[json.RawMessage, Summary]{Function: "sweep", Expected: SweepEventShape, Log: h.Log, Handle: h.Handle}
 }

@@ -2,6 +2,7 @@ package sweep_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 	"github.com/bucketmirror/bucketmirror/pkg/sweep"
 )
 
@@ -202,6 +204,20 @@ func TestSetupReadsTheEnvironment(t *testing.T) {
 			}
 		case err == nil || !strings.Contains(err.Error(), c.says):
 			t.Errorf("%s: err %v, want one naming %s", name, err, c.says)
+		}
+	}
+}
+
+// TestMalformedSweepEventsAreNamed: a body that is not a JSON object gets a
+// MalformedEventError naming the shapes the sweep takes, before any AWS call.
+func TestMalformedSweepEventsAreNamed(t *testing.T) {
+	h := sweep.NewHandler(nil, nil).Lambda()
+	for name, body := range map[string]string{"garbage": "oops", "empty": "", "null": "null", "array": `[{"buckets": ["a"]}]`,
+		"deep": strings.Repeat("[", 100) + strings.Repeat("]", 100)} {
+		_, err := h.Invoke(context.Background(), []byte(body))
+		var malformed *mirror.MalformedEventError
+		if !errors.As(err, &malformed) || !strings.Contains(err.Error(), "Scheduled Event") || strings.Contains(err.Error(), "EOF") {
+			t.Errorf("%s body: %T %v, want MalformedEventError naming the expected shapes", name, err, err)
 		}
 	}
 }
