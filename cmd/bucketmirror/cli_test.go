@@ -201,21 +201,39 @@ func TestMirrorPlanStatusCleanup(t *testing.T) {
 		t.Errorf("status table:\n%s", r.stdout)
 	}
 
-	// Refusals: a source that does not exist, a destination that is not ours.
+	// Refusals: a source that does not exist, a destination that is not
+	// ours, another destination for a mirrored source, a destination in
+	// another Region than --to.
 	createBucket(t, "someone-elses")
+	createBucket(t, "cli-source-2")
+	if _, err := s3c("us-west-2").CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("someone-elses-west"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraintUsWest2}}); err != nil {
+		t.Fatal(err)
+	}
 	before := bucketCount(t)
 	r = bm(t, env, "", "mirror", "no-such-source", "--to", "us-west-2")
 	if r.code != 1 || !strings.Contains(r.stderr, `"no-such-source" does not exist`) {
 		t.Errorf("nonexistent source: exit %d stderr %q", r.code, r.stderr)
 	}
-	r = bm(t, env, "", "mirror", "cli-source", "--to", "us-west-2", "--dest", "someone-elses")
-	if r.code != 1 || !strings.Contains(r.stderr, `"someone-elses" is not bucketmirror's`) {
+	r = bm(t, env, "", "mirror", "cli-source-2", "--to", "us-west-2", "--dest", "someone-elses-west")
+	if r.code != 1 || !strings.Contains(r.stderr, `"someone-elses-west" is not bucketmirror's`) {
 		t.Errorf("foreign destination: exit %d stderr %q", r.code, r.stderr)
+	}
+	r = bm(t, env, "", "mirror", "cli-source", "--to", "us-west-2", "--dest", "someone-elses-west")
+	if r.code != 1 || !strings.Contains(r.stderr, `is mirrored to "`+out.DestBucket+`"`) || !strings.Contains(r.stderr, "refusing to repoint") {
+		t.Errorf("another destination for a mirrored source: exit %d stderr %q", r.code, r.stderr)
+	}
+	r = bm(t, env, "", "mirror", "cli-source-2", "--to", "us-west-2", "--dest", "someone-elses")
+	if r.code != 1 || !strings.Contains(r.stderr, `exists in us-east-1, not in us-west-2`) {
+		t.Errorf("destination in another Region: exit %d stderr %q", r.code, r.stderr)
 	}
 	if after := bucketCount(t); after != before {
 		t.Errorf("refused mirrors created buckets: %d before, %d after", before, after)
 	}
 	if tags, err := s3c("us-east-1").GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String("someone-elses")}); err == nil && len(tags.TagSet) > 0 {
+		t.Errorf("the foreign bucket was tagged: %v", tags.TagSet)
+	}
+	if tags, err := s3c("us-west-2").GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String("someone-elses-west")}); err == nil && len(tags.TagSet) > 0 {
 		t.Errorf("the foreign bucket was tagged: %v", tags.TagSet)
 	}
 
@@ -226,7 +244,7 @@ func TestMirrorPlanStatusCleanup(t *testing.T) {
 	if r := bm(t, env, "", "cleanup", "--yes"); r.code != 0 || !strings.Contains(r.stdout, "deleted "+out.DestBucket) {
 		t.Fatalf("cleanup --yes: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	if bucketExists(t, out.DestBucket) || !bucketExists(t, "cli-source") || !bucketExists(t, "someone-elses") {
+	if bucketExists(t, out.DestBucket) || !bucketExists(t, "cli-source") || !bucketExists(t, "someone-elses") || !bucketExists(t, "someone-elses-west") {
 		t.Error("cleanup deleted the wrong buckets")
 	}
 }

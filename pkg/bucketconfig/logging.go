@@ -349,9 +349,7 @@ func createLogBucket(ctx context.Context, e *Engine, logBucket Bucket, withGrant
 	}
 	// A new bucket may answer NoSuchBucket for a while.
 	err = RetryWrite(ctx, e.opts.PropagationTimeout, func() error {
-		_, err := client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &logBucket.Name,
-			Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String(tagKey), Value: aws.String(tagValue)}}}})
-		return err
+		return e.SetTag(ctx, logBucket, types.Tag{Key: aws.String(tagKey), Value: aws.String(tagValue)})
 	})
 	if err != nil {
 		return fmt.Errorf("tagging log bucket %s: %w", logBucket, err)

@@ -136,6 +136,28 @@ func sortTags(tags []types.Tag) {
 }
 
 // writeTags makes tags the bucket's whole tag set.
+// SetTag sets one tag on b and keeps the others. Like every tag write it
+// goes through writeTags, which uses S3 Control where ABAC is on (S3 then
+// refuses PutBucketTagging with AccessDenied).
+func (e *Engine) SetTag(ctx context.Context, b Bucket, tag types.Tag) error {
+	tags, err := getTags(ctx, e, b)
+	if err != nil {
+		return err
+	}
+	kept := make([]types.Tag, 0, len(tags)+1)
+	for _, t := range tags {
+		if aws.ToString(t.Key) == aws.ToString(tag.Key) {
+			if aws.ToString(t.Value) == aws.ToString(tag.Value) {
+				return nil
+			}
+			continue
+		}
+		kept = append(kept, t)
+	}
+	return writeTags(ctx, e, b, append(kept, tag))
+}
+
+// writeTags is the one path every tag write of bucketmirror takes.
 func writeTags(ctx context.Context, e *Engine, b Bucket, tags []types.Tag) error {
 	abac, err := e.destABAC(ctx, b)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -24,6 +25,10 @@ type Config struct {
 	// DestPrefix is BUCKETMIRROR_DEST_PREFIX: generated destination names
 	// start with it (default "dest-"); the template's IAM is scoped to it.
 	DestPrefix string
+	// DestRegions is BUCKETMIRROR_DESTINATION_REGIONS (space-separated):
+	// the Regions destinations may be in. Unset, BUCKETMIRROR_REGIONS
+	// narrows them as it always did; both unset = any known Region.
+	DestRegions []string
 	// KMSKeys is BUCKETMIRROR_KMS_KEY_MAP: a JSON object of source key (ARN,
 	// id or alias) to destination key.
 	KMSKeys map[string]string
@@ -41,6 +46,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.TagPrefix == "" {
 		c.TagPrefix = "bucketmirror:"
+	}
+	c.DestRegions = strings.Fields(getenv("BUCKETMIRROR_DESTINATION_REGIONS"))
+	if len(c.DestRegions) == 0 {
+		c.DestRegions = strings.Fields(getenv("BUCKETMIRROR_REGIONS"))
+	}
+	for _, r := range c.DestRegions {
+		if err := ValidateRegion(r); err != nil {
+			return c, fmt.Errorf("BUCKETMIRROR_DESTINATION_REGIONS: %q is %w", r, err)
+		}
 	}
 	if err := ValidateNamePrefix(c.DestPrefix); c.DestPrefix != "" && err != nil {
 		return c, fmt.Errorf("BUCKETMIRROR_DEST_PREFIX %q %w", c.DestPrefix, err)
@@ -71,12 +85,13 @@ func NewMirrorer(cfg aws.Config, c Config, opts bucketconfig.Options, log *slog.
 		opts.PolicyValues = c.PolicyValues
 	}
 	return &Mirrorer{
-		Clients:    clients,
-		Engine:     bucketconfig.New(clients, opts),
-		Store:      inventory.New(dynamodb.NewFromConfig(cfg), c.Table),
-		TagPrefix:  c.TagPrefix,
-		DestPrefix: c.DestPrefix,
-		Log:        log,
+		Clients:     clients,
+		Engine:      bucketconfig.New(clients, opts),
+		Store:       inventory.New(dynamodb.NewFromConfig(cfg), c.Table),
+		TagPrefix:   c.TagPrefix,
+		DestPrefix:  c.DestPrefix,
+		DestRegions: c.DestRegions,
+		Log:         log,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
@@ -68,8 +70,11 @@ type Mirrorer struct {
 	TagPrefix string // default "bucketmirror:"
 	// DestPrefix starts generated destination names (default "dest-").
 	DestPrefix string
-	Log        *slog.Logger
-	Now        func() time.Time
+	// DestRegions are the Regions destinations may be in (empty = any
+	// known Region).
+	DestRegions []string
+	Log         *slog.Logger
+	Now         func() time.Time
 	// Metrics receives one Embedded Metric Format line per finished run
 	// (the Lambdas set it to stdout; nil writes none, as the CLI wants).
 	Metrics io.Writer
@@ -157,6 +162,9 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 	if err != nil {
 		return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
 	}
+	if err := m.checkDeployment(in); err != nil {
+		return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
+	}
 	startedAt, err := m.runKey(&in)
 	if err != nil {
 		return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
@@ -211,6 +219,10 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 	st.DestBucketARN = "arn:aws:s3:::" + dest
 	created, err := m.ensureBucket(ctx, source, dest, in.DestRegion, src, in.Adopt)
 	if err != nil {
+		var refused *InvalidInputError
+		if errors.As(err, &refused) {
+			return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
+		}
 		return fail(err)
 	}
 	st.Created = created
@@ -314,6 +326,23 @@ func (m *Mirrorer) chooseName(source string, in Input, prev *inventory.Mirror) s
 	return m.randomName(source)
 }
 
+// checkDeployment refuses what this deployment may not do: a destination
+// Region outside DestRegions, and accounts other than the deployment's own
+// (cross-account mirroring is not built; the roles could not write there).
+func (m *Mirrorer) checkDeployment(in Input) error {
+	if len(m.DestRegions) > 0 && !slices.Contains(m.DestRegions, in.DestRegion) {
+		return invalid("destRegion", in.DestRegion, "is not an allowed destination Region of this deployment (%s: BUCKETMIRROR_DESTINATION_REGIONS, template DestinationRegions)",
+			strings.Join(m.DestRegions, " "))
+	}
+	account := m.Engine.Options().AccountID
+	for field, value := range map[string]string{"sourceAccountNumber": in.SourceAccountNumber, "destAccountNumber": in.DestAccountNumber} {
+		if account != "" && value != account {
+			return invalid(field, value, "must be this deployment's account %s (cross-account mirroring is not supported yet)", account)
+		}
+	}
+	return nil
+}
+
 // checkRepoint refuses a request naming a destination (dest) other than the
 // one recorded (prev) unless it says it means to move the mirror (Adopt,
 // Repoint): a mistyped or foreign destBucketARN must not orphan a healthy
@@ -336,10 +365,10 @@ func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string
 	// elsewhere CreateBucket's BucketAlreadyOwnedByYou says it, a round
 	// less.
 	if region == "us-east-1" {
-		_, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(dest)})
+		head, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(dest)})
 		switch {
-		case err == nil:
-			return false, m.checkOwned(ctx, source, dest, region, adopt)
+		case err == nil || bucketRegion(head, err) != "":
+			return false, m.existing(ctx, source, dest, region, adopt, head, err)
 		case bucketconfig.Classify(err) == bucketconfig.ClassDenied:
 			return false, &ForeignBucketError{Bucket: dest, Reason: "it exists and belongs to someone else"}
 		}
@@ -354,7 +383,8 @@ func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string
 		var exists *types.BucketAlreadyExists
 		switch {
 		case errors.As(err, &owned):
-			return false, m.checkOwned(ctx, source, dest, region, adopt)
+			head, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(dest)})
+			return false, m.existing(ctx, source, dest, region, adopt, head, err)
 		case errors.As(err, &exists):
 			return false, &ForeignBucketError{Bucket: dest, Reason: "the name is taken by another account"}
 		}
@@ -364,6 +394,30 @@ func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string
 	// reads wait out its propagation (State.Created), in the round they
 	// make anyway.
 	return true, nil
+}
+
+// existing accepts a destination that exists already: in region (S3
+// answers HeadBucket for a bucket in another Region with 301 and the
+// x-amz-bucket-region header, API_HeadBucket; an emulator may answer 200
+// with the header) and carrying the source tag (or adopted).
+func (m *Mirrorer) existing(ctx context.Context, source, dest, region string, adopt bool, head *s3.HeadBucketOutput, headErr error) error {
+	if actual := bucketRegion(head, headErr); actual != "" && actual != region {
+		return invalid("destRegion", region, "destination bucket %q exists in %s, not in %s", dest, actual, region)
+	}
+	return m.checkOwned(ctx, source, dest, region, adopt)
+}
+
+// bucketRegion is the Region HeadBucket reported for a bucket, from its
+// answer or from the redirect S3 sends for a bucket in another Region.
+func bucketRegion(out *s3.HeadBucketOutput, err error) string {
+	if err == nil && out != nil {
+		return aws.ToString(out.BucketRegion)
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.Response.Header.Get("x-amz-bucket-region")
+	}
+	return ""
 }
 
 func (m *Mirrorer) checkOwned(ctx context.Context, source, dest, region string, adopt bool) error {
@@ -397,24 +451,11 @@ func (m *Mirrorer) checkOwnedTags(ctx context.Context, source, dest, region stri
 }
 
 // tagOwned makes sure the source tag is on dest, retrying NoSuchBucket while
-// a new bucket propagates (bucketconfig.DefaultPropagationTimeout).
+// a new bucket propagates (bucketconfig.DefaultPropagationTimeout). It goes
+// through the engine's tag path, which honours ABAC.
 func (m *Mirrorer) tagOwned(ctx context.Context, dest, region string, tag types.Tag) error {
 	err := bucketconfig.RetryWrite(ctx, bucketconfig.DefaultPropagationTimeout, func() error {
-		tags, err := m.Engine.Tags(ctx, bucketconfig.Bucket{Name: dest, Region: region})
-		if err != nil {
-			return err
-		}
-		kept := tags[:0]
-		for _, t := range tags {
-			if aws.ToString(t.Key) == aws.ToString(tag.Key) && aws.ToString(t.Value) == aws.ToString(tag.Value) {
-				return nil
-			}
-			if aws.ToString(t.Key) != aws.ToString(tag.Key) {
-				kept = append(kept, t)
-			}
-		}
-		_, err = m.Clients.S3(region).PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(dest), Tagging: &types.Tagging{TagSet: append(kept, tag)}})
-		return err
+		return m.Engine.SetTag(ctx, bucketconfig.Bucket{Name: dest, Region: region}, tag)
 	})
 	if err != nil {
 		return fmt.Errorf("tagging bucket %q with its source: %w", dest, err)
@@ -432,6 +473,9 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 	}
 	if dest == "" {
 		err := invalid("destBucketARN", "", "configure needs the destination the create step made")
+		return State{Input: st.Input, Status: StatusFailed, Error: err.Error()}, err
+	}
+	if err := m.checkDeployment(st.Input); err != nil {
 		return State{Input: st.Input, Status: StatusFailed, Error: err.Error()}, err
 	}
 	startedAt, err := m.runKey(&st.Input)
