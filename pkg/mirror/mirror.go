@@ -647,13 +647,20 @@ func (m *Mirrorer) recordFailure(ctx context.Context, source, region, dest, runI
 	run := inventory.Run{Source: source, Region: region, RunID: runID, StartedAt: startedAt, Dest: dest, Status: StatusFailed,
 		Error: cause.Error(), Cause: errorType(cause), FinishedAt: m.now().Format(time.RFC3339Nano)}
 	rec := inventory.Mirror{Source: source, Region: region, Dest: dest, Status: StatusFailed, LastRunID: runID, LastRunAt: startedAt, LastError: cause.Error()}
-	if prev, err := m.Store.GetMirror(ctx, source, region); err == nil && prev != nil {
+	prev, err := m.Store.GetMirror(ctx, source, region)
+	if err == nil && prev != nil {
 		rec.Inherit(prev)
 		// A failed run never moves the mirror: it stays on the destination
 		// it had, which a request naming another one must not orphan.
 		if prev.Dest != "" {
 			rec.Dest = prev.Dest
 		}
+	}
+	// A bucket that is not ours never becomes the mirror's destination,
+	// or the next run without a destination would pick it again.
+	var foreign *ForeignBucketError
+	if errors.As(cause, &foreign) && rec.Dest == foreign.Bucket && (prev == nil || prev.Dest != foreign.Bucket) {
+		rec.Dest = ""
 	}
 	if err := m.Store.PutRun(ctx, run, rec); err != nil {
 		m.log().ErrorContext(ctx, "recording failed run", "bucket", source, "region", region, "run", runID, "error", err)
