@@ -61,10 +61,11 @@ const envHelp = `Environment:
   BUCKETMIRROR_TABLE               inventory table (default bucketmirror-inventory)
   BUCKETMIRROR_STATE_MACHINE_ARN   the deployed state machine (sweep without --local)
   BUCKETMIRROR_TAG_PREFIX          tag prefix (default bucketmirror:)
-  BUCKETMIRROR_REGIONS             Regions sweep looks for sources in, and the only allowed
-                                   destinations, space-separated (sweep needs it)
-  BUCKETMIRROR_DESTINATION_REGIONS Regions destinations may be in, space-separated
-                                   (default: BUCKETMIRROR_REGIONS, else any Region)
+  BUCKETMIRROR_REGIONS             Regions sweep looks for sources in, space-separated
+                                   (default: every Region holding a bucket of the account);
+                                   alone, also the only allowed destinations
+  BUCKETMIRROR_DESTINATION_REGIONS Regions mirrors may be created in, space-separated
+                                   (default: BUCKETMIRROR_REGIONS, else every Region)
   BUCKETMIRROR_DEST_PREFIX         prefix of generated destination names (default dest-)
   BUCKETMIRROR_KMS_KEY_MAP         JSON object: source KMS key ARN or alias -> destination key
   BUCKETMIRROR_POLICY_VALUE_MAP    JSON object: Region-bound bucket-policy condition value

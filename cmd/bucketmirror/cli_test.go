@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -346,5 +347,74 @@ func TestSweep(t *testing.T) {
 	}
 	if r := bm(t, []string{"AWS_REGION=us-east-1"}, "", "sweep"); r.code != 1 && r.code != 2 {
 		t.Errorf("sweep without credentials or state machine: exit %d", r.code)
+	}
+}
+
+// A newcomer's sweep: credentials, a table and tagged buckets, no
+// BUCKETMIRROR_REGIONS. Sources in three Regions are found through
+// ListBuckets' BucketRegion and each Region's Tagging API; the variable, when
+// set, narrows the search.
+func TestSweepNeedsNoRegions(t *testing.T) {
+	ctx := context.Background()
+	// A prefix of its own keeps the other tests' tagged buckets out of this
+	// account-wide search.
+	env := append(localEnv("cli-regions"), "BUCKETMIRROR_TAG_PREFIX=zc:")
+	if r := bm(t, env, "", "setup"); r.code != 0 {
+		t.Fatalf("setup: %d %s", r.code, r.stderr)
+	}
+	sources := []struct{ name, region, to string }{
+		{"zc-east-src", "us-east-1", "us-west-2"},
+		{"zc-west-src", "us-west-2", "eu-west-1"},
+		{"zc-eu-src", "eu-west-1", "us-east-1"},
+	}
+	for _, s := range sources {
+		in := &s3.CreateBucketInput{Bucket: aws.String(s.name)}
+		if s.region != "us-east-1" {
+			in.CreateBucketConfiguration = &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint(s.region)}
+		}
+		if _, err := s3c(s.region).CreateBucket(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s3c(s.region).PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(s.name),
+			Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("zc:destination-regions"), Value: aws.String(s.to)}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type decision struct{ Source, SourceRegion, Region, Action, Reason string }
+	var sum struct {
+		Started, Skipped, Failed int
+		Decisions                []decision
+	}
+
+	// Narrowed to us-west-2 (with the destinations open): only its source.
+	r := bm(t, append(env, "BUCKETMIRROR_REGIONS=us-west-2", "BUCKETMIRROR_DESTINATION_REGIONS=us-east-1 us-west-2 eu-west-1"), "", "sweep", "--local", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil || sum.Started != 1 || len(sum.Decisions) != 1 || sum.Decisions[0].Source != "zc-west-src" {
+		t.Fatalf("sweep narrowed to us-west-2: exit %d %+v %v\n%s", r.code, sum, err, r.stderr)
+	}
+
+	// No Region variable at all.
+	sum.Decisions = nil
+	r = bm(t, env, "", "sweep", "--local", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil || sum.Failed != 0 || sum.Started != 2 || sum.Skipped != 1 {
+		t.Fatalf("sweep with no Regions: exit %d %+v %v\n%s", r.code, sum, err, r.stderr)
+	}
+	for _, s := range sources {
+		i := slices.IndexFunc(sum.Decisions, func(d decision) bool { return d.Source == s.name })
+		if i < 0 || sum.Decisions[i].SourceRegion != s.region || sum.Decisions[i].Region != s.to {
+			t.Errorf("%s (%s -> %s): decision %+v", s.name, s.region, s.to, sum.Decisions)
+		}
+	}
+	r = bm(t, env, "", "status", "--json")
+	var mirrors []struct{ Source, Region, Dest, Status string }
+	if err := json.Unmarshal([]byte(r.stdout), &mirrors); err != nil || len(mirrors) != 3 {
+		t.Fatalf("status --json = %s (%v)", r.stdout, err)
+	}
+	for _, m := range mirrors {
+		if m.Status != "FINISHED" {
+			t.Errorf("mirror %+v not FINISHED", m)
+		}
+		if _, err := s3c(m.Region).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(m.Dest)}); err != nil {
+			t.Errorf("destination %s of %s in %s: %v", m.Dest, m.Source, m.Region, err)
+		}
 	}
 }

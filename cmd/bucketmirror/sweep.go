@@ -42,14 +42,20 @@ func (a *App) sweep(ctx context.Context, args []string) error {
 	if s.Progress != nil {
 		fmt.Fprint(a.Stderr, "\r\033[K")
 	}
-	if err != nil {
+	if err != nil && len(sum.Decisions) == 0 {
 		return err
 	}
+	// A Region that refused the Tagging API (or a bucket whose Region is
+	// unknown) keeps its buckets from this sweep, not the others: the
+	// summary of what was done comes first, the error after it.
 	if *asJSON {
 		if err := a.printJSON(sum); err != nil {
 			return err
 		}
 	} else if err := sum.Render(a.Stdout, ""); err != nil {
+		return err
+	}
+	if err != nil {
 		return err
 	}
 	// An invalid tag value is a failure too: the bucket is not mirrored.

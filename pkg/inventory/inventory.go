@@ -215,6 +215,35 @@ func decodeMirror(item map[string]types.AttributeValue) (Mirror, error) {
 	return m, nil
 }
 
+// MirrorsOf returns every mirror record of one source, whatever its
+// destination Region: one consistent Query of the source's partition.
+func (s *Store) MirrorsOf(ctx context.Context, source string) ([]Mirror, error) {
+	var out []Mirror
+	p := dynamodb.NewQueryPaginator(s.ddb, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :region)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":     &types.AttributeValueMemberS{Value: PK(source)},
+			":region": &types.AttributeValueMemberS{Value: "REGION#"},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading the mirrors of %s: %w", source, err)
+		}
+		for _, item := range page.Items {
+			m, err := decodeMirror(item)
+			if err != nil {
+				return nil, fmt.Errorf("decoding a mirror of %s: %w", source, err)
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
 // PutMirror writes a mirror record whole.
 func (s *Store) PutMirror(ctx context.Context, m Mirror) error {
 	m.UpdatedAt = s.now()

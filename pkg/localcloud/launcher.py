@@ -24,6 +24,9 @@ Patches:
      TargetObjectKeyFormat, EventBridgeConfiguration), and S3's check that
      notification targets exist.
   5. CreateBucket's CreateBucketConfiguration Tags, which moto ignores.
+  6. Region-scoped bucket listing: ListBuckets reports BucketRegion and pages
+     with MaxBuckets/ContinuationToken, and the Tagging API lists a bucket
+     only in its own Region.
 
 Every patch names the rows of docs/s3-conformance.md that record the real S3
 behaviour it emulates and the evidence for it, with a line
@@ -958,6 +961,108 @@ def patch_s3_replication_and_metadata():
     S3Response._bucket_response_put = put
     S3Response._bucket_response_post = post
 
+# ------------------------------------------------ Region-scoped bucket listing
+# Real S3 reports each bucket's Region in ListBuckets and the Resource Groups
+# Tagging API lists a bucket only in its own Region; stock moto does neither
+# (every Region's GetResources answers with every bucket, ListBuckets has no
+# BucketRegion and no ContinuationToken). bucketmirror finds the Regions to
+# search for sources from ListBuckets, so both must behave as S3 does.
+
+LIST_BUCKETS_MAX = 10000  # MaxBuckets range 1..10,000; also the default page
+
+
+def _list_buckets(res):
+    # conformance: s3-list-buckets-paged
+    # Query keys bucket-region, continuation-token, max-buckets and prefix,
+    # and the response elements Buckets/Bucket/{BucketRegion,CreationDate,
+    # Name}, ContinuationToken, Owner and Prefix, are those of the
+    # aws-sdk-go-v2 s3 serializer and deserializer (v1.114.10:
+    # awsRestxml_serializeOpHttpBindingsListBucketsInput,
+    # awsRestxml_deserializeOpDocumentListBucketsOutput,
+    # awsRestxml_deserializeDocumentBucket). Per the ListBuckets API
+    # Reference, any of bucket-region, prefix or continuation-token without
+    # max-buckets pages by 10,000 with a continuation token; a request with
+    # none of them lists every bucket in one answer.
+    qs = res.querystring
+    first = lambda key: (qs.get(key) or [None])[0]
+    region, prefix, token, max_raw = first("bucket-region"), first("prefix"), first("continuation-token"), first("max-buckets")
+    paged = any(v is not None for v in (region, prefix, token, max_raw))
+    page = LIST_BUCKETS_MAX
+    if max_raw is not None:
+        # Range 1..10,000 per the API Reference; the error code for a value
+        # outside it is our guess (InvalidArgument is S3's code for a bad
+        # parameter value).
+        if not max_raw.isdigit() or not 1 <= int(max_raw) <= LIST_BUCKETS_MAX:
+            return _error(400, "InvalidArgument", "max-buckets must be an integer from 1 to 10000", "")
+        page = int(max_raw)
+    after = ""
+    if token:
+        try:
+            after = base64.urlsafe_b64decode(token.encode()).decode()
+        except Exception:
+            return _error(400, "InvalidArgument", "The continuation token provided is incorrect", "")
+    # S3 answers in bucket name order, which is also what makes a name a
+    # stable continuation point.
+    buckets = sorted(res.backend.buckets.values(), key=lambda b: b.name)
+    buckets = [b for b in buckets
+               if (not prefix or b.name.startswith(prefix))
+               and (not region or b.region_name == region)
+               and b.name > after]
+    next_token = None
+    if paged and len(buckets) > page:
+        buckets = buckets[:page]
+        next_token = base64.urlsafe_b64encode(buckets[-1].name.encode()).decode()
+    items = "".join(
+        f"<Bucket><Name>{escape(b.name)}</Name><CreationDate>{b.creation_date_ISO8601}</CreationDate>"
+        f"<BucketRegion>{escape(b.region_name)}</BucketRegion></Bucket>"
+        for b in buckets)
+    body = (f'<ListAllMyBucketsResult xmlns="{NS}"><Owner><ID>bcaf1ffd86f41161ca5fb16fd081034f</ID>'
+            f"<DisplayName>webfile</DisplayName></Owner><Buckets>{items}</Buckets>")
+    if next_token:
+        body += f"<ContinuationToken>{next_token}</ContinuationToken>"
+    if prefix:
+        body += f"<Prefix>{escape(prefix)}</Prefix>"
+    body += "</ListAllMyBucketsResult>"
+    return 200, {"Content-Type": "application/xml"}, XML_DECL + body
+
+
+def patch_s3_list_buckets():
+    # conformance: s3-list-buckets-paged
+    from moto.s3.responses import S3Response
+
+    def all_buckets(self):
+        # moto's own authorisation hook, as its all_buckets calls it.
+        self.data["Action"] = "ListAllMyBuckets"
+        self._authenticate_and_authorize_s3_action()
+        return _list_buckets(self)
+
+    S3Response.all_buckets = all_buckets
+
+
+def patch_tagging_bucket_region():
+    # conformance: tagging-get-resources-bucket-region
+    # GetResources "returns all the tagged or previously tagged resources
+    # that are located in the specified Region for the account"
+    # (https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html):
+    # a bucket is a resource of the Region it was created in, so it appears
+    # in that Region's answer only. moto yields every bucket of the account
+    # in every Region.
+    from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
+
+    orig = ResourceGroupsTaggingAPIBackend._get_resources_generator
+
+    def generator(self, *args, **kwargs):
+        buckets = self.s3_backend.buckets
+        for item in orig(self, *args, **kwargs):
+            arn = item.get("ResourceARN", "")
+            if arn.startswith("arn:aws:s3:::"):
+                bucket = buckets.get(arn[len("arn:aws:s3:::"):])
+                if bucket is not None and bucket.region_name != self.region_name:
+                    continue
+            yield item
+
+    ResourceGroupsTaggingAPIBackend._get_resources_generator = generator
+
 
 # ------------------------------------ Block Public Access, Region features
 
@@ -1151,6 +1256,8 @@ def main():
     patch_s3_replication_and_metadata()
     patch_s3_conformance()
     patch_s3_create_bucket_tags()
+    patch_s3_list_buckets()
+    patch_tagging_bucket_region()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

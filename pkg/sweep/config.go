@@ -60,9 +60,14 @@ type Config struct {
 	// TagPrefix of the control tags (default "bucketmirror:"); it must match
 	// the Mirrorer's.
 	TagPrefix string
-	// Regions are where source buckets are looked for (the Tagging API is
-	// Region-scoped) and the only allowed destination Regions.
+	// Regions narrow where source buckets are looked for (the Tagging API
+	// is Region-scoped). Empty: every Region that holds a bucket of the
+	// account, as ListBuckets reports them (BucketRegion).
 	Regions []string
+	// DestinationRegions are the Regions mirrors may be created in. Empty:
+	// Regions when those are set (BUCKETMIRROR_REGIONS alone has always
+	// narrowed both), else every Region bucketmirror knows (mirror.Regions).
+	DestinationRegions []string
 	// AccountID owns sources and destinations (the state machine input
 	// carries it).
 	AccountID string
@@ -102,8 +107,9 @@ type Config struct {
 	DestinationReadEvery int
 }
 
-// ConfigFromEnv reads BUCKETMIRROR_TAG_PREFIX, BUCKETMIRROR_REGIONS
-// (space-separated), BUCKETMIRROR_EVENT_BUS, BUCKETMIRROR_ACCOUNT_ID and
+// ConfigFromEnv reads BUCKETMIRROR_TAG_PREFIX, BUCKETMIRROR_REGIONS and
+// BUCKETMIRROR_DESTINATION_REGIONS (space-separated, either may be empty),
+// BUCKETMIRROR_EVENT_BUS, BUCKETMIRROR_ACCOUNT_ID and
 // BUCKETMIRROR_OWN_ROLE_ARNS (space-separated), and for the full sweep's
 // functions BUCKETMIRROR_SWEEP_BUCKET, BUCKETMIRROR_SWEEP_BATCH_SIZE,
 // BUCKETMIRROR_SWEEP_MAX_CONCURRENCY and BUCKETMIRROR_DESTINATION_READ_EVERY,
@@ -111,12 +117,13 @@ type Config struct {
 // production).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		TagPrefix: getenv("BUCKETMIRROR_TAG_PREFIX"),
-		Regions:   strings.Fields(getenv("BUCKETMIRROR_REGIONS")),
-		EventBus:  getenv("BUCKETMIRROR_EVENT_BUS"),
-		AccountID: getenv("BUCKETMIRROR_ACCOUNT_ID"),
-		Owner:     getenv("AWS_LAMBDA_LOG_STREAM_NAME"),
-		OwnRoles:  strings.Fields(getenv("BUCKETMIRROR_OWN_ROLE_ARNS")),
+		TagPrefix:          getenv("BUCKETMIRROR_TAG_PREFIX"),
+		Regions:            strings.Fields(getenv("BUCKETMIRROR_REGIONS")),
+		DestinationRegions: strings.Fields(getenv("BUCKETMIRROR_DESTINATION_REGIONS")),
+		EventBus:           getenv("BUCKETMIRROR_EVENT_BUS"),
+		AccountID:          getenv("BUCKETMIRROR_ACCOUNT_ID"),
+		Owner:              getenv("AWS_LAMBDA_LOG_STREAM_NAME"),
+		OwnRoles:           strings.Fields(getenv("BUCKETMIRROR_OWN_ROLE_ARNS")),
 
 		ManifestBucket: getenv("BUCKETMIRROR_SWEEP_BUCKET"),
 	}
@@ -170,16 +177,24 @@ func (c Config) withDefaults() Config {
 	if c.DestinationReadEvery <= 0 {
 		c.DestinationReadEvery = 1
 	}
+	if len(c.DestinationRegions) == 0 {
+		c.DestinationRegions = c.Regions
+		if len(c.Regions) == 0 {
+			c.DestinationRegions = mirror.Regions
+		}
+	}
 	return c
 }
 
 func (c Config) validate() error {
-	if len(c.Regions) == 0 {
-		return fmt.Errorf("sweep needs the Regions to look for source buckets in: set BUCKETMIRROR_REGIONS, e.g. \"us-east-1 us-west-2\"")
-	}
 	for _, r := range c.Regions {
 		if err := mirror.ValidateRegion(r); err != nil {
 			return fmt.Errorf("BUCKETMIRROR_REGIONS: %q is %s", r, err)
+		}
+	}
+	for _, r := range c.DestinationRegions {
+		if err := mirror.ValidateRegion(r); err != nil {
+			return fmt.Errorf("BUCKETMIRROR_DESTINATION_REGIONS: %q is %s", r, err)
 		}
 	}
 	for _, r := range c.OwnRoles {
@@ -193,7 +208,7 @@ func (c Config) validate() error {
 	return nil
 }
 
-func (c Config) allowsRegion(r string) bool { return slices.Contains(c.Regions, r) }
+func (c Config) allowsRegion(r string) bool { return slices.Contains(c.DestinationRegions, r) }
 
 func (c Config) regionsTag() string { return c.TagPrefix + "destination-regions" }
 func (c Config) bucketTag() string  { return c.TagPrefix + "destination-bucket" }

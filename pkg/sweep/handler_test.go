@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -183,6 +184,29 @@ func TestSetupReadsTheEnvironment(t *testing.T) {
 	if c := s.Config(); c.AccountID != localcloud.AccountID || c.TagPrefix != sweep.DefaultTagPrefix || c.EventBus != "default" || strings.Join(c.Regions, " ") != "us-east-1 us-west-2" {
 		t.Errorf("config %+v", c)
 	}
+	// BUCKETMIRROR_REGIONS alone narrows the destinations too, as it always
+	// has; neither variable: sources in every Region holding a bucket,
+	// destinations anywhere bucketmirror knows; each narrowed on its own.
+	if c := s.Config(); strings.Join(c.DestinationRegions, " ") != "us-east-1 us-west-2" {
+		t.Errorf("BUCKETMIRROR_REGIONS alone: destinations %v, want us-east-1 us-west-2", c.DestinationRegions)
+	}
+	for name, c := range map[string]struct {
+		env           map[string]string
+		sources, dest []string
+	}{
+		"neither":          {map[string]string{"BUCKETMIRROR_REGIONS": ""}, nil, mirror.Regions},
+		"destinations":     {map[string]string{"BUCKETMIRROR_REGIONS": "", "BUCKETMIRROR_DESTINATION_REGIONS": "eu-west-1 ap-south-1"}, nil, []string{"eu-west-1", "ap-south-1"}},
+		"both, separately": {map[string]string{"BUCKETMIRROR_REGIONS": "us-east-1", "BUCKETMIRROR_DESTINATION_REGIONS": "eu-west-1"}, []string{"us-east-1"}, []string{"eu-west-1"}},
+	} {
+		s, err := sweep.Setup(ctx, cloud.AWSConfig(), getenv(c.env), false, quiet())
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got := s.Config(); !slices.Equal(got.Regions, c.sources) || !slices.Equal(got.DestinationRegions, c.dest) {
+			t.Errorf("%s: sources %v destinations %v, want %v and %v", name, got.Regions, got.DestinationRegions, c.sources, c.dest)
+		}
+	}
 	if _, err := sweep.Setup(ctx, cloud.AWSConfig(), getenv(map[string]string{"BUCKETMIRROR_STATE_MACHINE_ARN": ""}), true, quiet()); err != nil {
 		t.Errorf("--local needs no state machine: %v", err)
 	}
@@ -191,8 +215,8 @@ func TestSetupReadsTheEnvironment(t *testing.T) {
 		says string
 	}{
 		"no state machine": {map[string]string{"BUCKETMIRROR_STATE_MACHINE_ARN": ""}, "BUCKETMIRROR_STATE_MACHINE_ARN"},
-		"no Regions":       {map[string]string{"BUCKETMIRROR_REGIONS": ""}, "BUCKETMIRROR_REGIONS"},
 		"bad Region":       {map[string]string{"BUCKETMIRROR_REGIONS": "us-east-1,us-west-2"}, `"us-east-1,us-west-2"`},
+		"bad destination":  {map[string]string{"BUCKETMIRROR_DESTINATION_REGIONS": "mars-north-1"}, `BUCKETMIRROR_DESTINATION_REGIONS: "mars-north-1"`},
 		"bad account":      {map[string]string{"BUCKETMIRROR_ACCOUNT_ID": "12345"}, "12-digit"},
 		"prefix mismatch":  {map[string]string{"BUCKETMIRROR_TAG_PREFIX": "mirror/"}, ""},
 	} {

@@ -189,6 +189,9 @@ type envOptions struct {
 	owner      string
 	ownRoles   []string
 	apiOptions []func(*middleware.Stack) error
+	// regions are the source Regions (nil: discovered), destRegions the
+	// allowed destinations (nil: the sweep's default).
+	regions, destRegions []string
 }
 
 // withStateMachine starts runs through the deployed state machine, whose
@@ -198,6 +201,9 @@ func withStateMachine() envOption {
 }
 func withBus(bus string) envOption     { return func(o *envOptions) { o.bus = bus } }
 func withOwner(owner string) envOption { return func(o *envOptions) { o.owner = owner } }
+func withRegions(sources, destinations []string) envOption {
+	return func(o *envOptions) { o.regions, o.destRegions = sources, destinations }
+}
 func withAPIOption(f func(*middleware.Stack) error) envOption {
 	return func(o *envOptions) { o.apiOptions = append(o.apiOptions, f) }
 }
@@ -205,7 +211,7 @@ func withAPIOption(f func(*middleware.Stack) error) envOption {
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	n := seq.Add(1)
-	o := envOptions{prefix: fmt.Sprintf("bm%d:", n), table: fmt.Sprintf("%s-%d", table, n)}
+	o := envOptions{prefix: fmt.Sprintf("bm%d:", n), table: fmt.Sprintf("%s-%d", table, n), regions: regions}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -229,7 +235,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 
 func (e *env) sweeper(starter sweep.Starter, o envOptions) *sweep.Sweeper {
 	e.t.Helper()
-	s, err := sweep.New(e.cfg, sweep.Config{TagPrefix: o.prefix, Regions: regions, AccountID: localcloud.AccountID,
+	s, err := sweep.New(e.cfg, sweep.Config{TagPrefix: o.prefix, Regions: o.regions, DestinationRegions: o.destRegions, AccountID: localcloud.AccountID,
 		EventBus: o.bus, Owner: o.owner, OwnRoles: o.ownRoles, Concurrency: 8}, e.m, starter, slog.New(slog.NewJSONHandler(syncWriter{e.log, &sync.Mutex{}}, nil)))
 	if err != nil {
 		e.t.Fatal(err)

@@ -40,7 +40,7 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 		invalid = slices.DeleteFunc(invalid, func(t invalidTarget) bool { return t.Region != src.onlyRegion })
 	}
 	if src.Records == nil {
-		if err := r.loadRecords(ctx, src, targets, invalid); err != nil {
+		if err := r.loadRecords(ctx, src); err != nil {
 			r.record(Decision{Source: src.Name, SourceRegion: src.Region, Action: ActionFailed, Reason: "inventory", Error: err.Error()})
 			return
 		}

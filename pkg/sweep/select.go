@@ -58,15 +58,16 @@ func (r *run) selectAll(ctx context.Context) ([]*source, []error, error) {
 	return work, errs, nil
 }
 
-// tagged pages through the Tagging API in every configured Region for S3
+// tagged pages through the Tagging API in every source Region for S3
 // buckets carrying <prefix>destination-regions: only tagged resources are
 // listed, so an account of 10,000 buckets costs a few calls, not 10,000
-// GetBucketTagging calls.
+// GetBucketTagging calls. A Region that refuses the call (not enabled for
+// the account, or denied) is reported and the others go on.
 func (r *run) tagged(ctx context.Context) (map[string]*source, []error) {
 	found := map[string]*source{}
-	var errs []error
-	for _, region := range r.cfg.Regions {
-		p := rgt.NewGetResourcesPaginator(r.tagging[region], &rgt.GetResourcesInput{
+	regions, errs := r.sourceRegions(ctx)
+	for _, region := range regions {
+		p := rgt.NewGetResourcesPaginator(r.taggingClient(region), &rgt.GetResourcesInput{
 			TagFilters:          []rgttypes.TagFilter{{Key: aws.String(r.cfg.regionsTag())}},
 			ResourceTypeFilters: []string{"s3"},
 			ResourcesPerPage:    aws.Int32(100),
@@ -95,13 +96,50 @@ func (r *run) tagged(ctx context.Context) (map[string]*source, []error) {
 		}
 	}
 	for _, src := range found {
-		// The Tagging API lists a bucket in its own Region; one listed in
-		// several (the local cloud lists every bucket everywhere) is asked.
+		// The Tagging API lists a bucket in its own Region only; should one
+		// be listed in several, S3 itself is asked.
 		if len(src.seenIn) == 1 {
 			src.Region = src.seenIn[0]
 		}
 	}
 	return found, errs
+}
+
+// listBucketsPage is the most ListBuckets returns in one page (MaxBuckets
+// 1..10,000, https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html).
+const listBucketsPage = 10000
+
+// sourceRegions are the Regions to look for sources in: Config.Regions
+// when set, else every Region holding a bucket of the account. ListBuckets
+// names each bucket's Region (BucketRegion), so one paginated call — a page
+// per 10,000 buckets — replaces asking every Region there is.
+func (r *run) sourceRegions(ctx context.Context) ([]string, []error) {
+	if len(r.cfg.Regions) > 0 {
+		return r.cfg.Regions, nil
+	}
+	seen := map[string]bool{}
+	var unknown []string
+	p := s3.NewListBucketsPaginator(r.clients.S3(r.home), &s3.ListBucketsInput{MaxBuckets: aws.Int32(listBucketsPage)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, []error{fmt.Errorf("listing the account's buckets to find the Regions that hold them (or set BUCKETMIRROR_REGIONS): %w", err)}
+		}
+		for _, b := range page.Buckets {
+			// A Region newer than this build's list is searched all the
+			// same: the Tagging API answers there too.
+			if region := aws.ToString(b.BucketRegion); region != "" {
+				seen[region] = true
+			} else {
+				unknown = append(unknown, aws.ToString(b.Name))
+			}
+		}
+	}
+	var errs []error
+	if len(unknown) > 0 {
+		errs = append(errs, fmt.Errorf("ListBuckets reported no Region for %d buckets (first %q): they are not searched for tags; set BUCKETMIRROR_REGIONS to name the Regions to search", len(unknown), unknown[0]))
+	}
+	return slices.Sorted(maps.Keys(seen)), errs
 }
 
 // bucketOfARN returns NAME of arn:PARTITION:s3:::NAME (not objects, not
@@ -164,28 +202,17 @@ func regionOfLocation(loc string) string {
 	return loc
 }
 
-// loadRecords reads a named bucket's mirror records for every configured
-// Region and the Regions its tag names: consistent reads by key, instead
-// of scanning the inventory for one bucket.
-func (r *run) loadRecords(ctx context.Context, src *source, targets []target, invalid []invalidTarget) error {
+// loadRecords reads a named bucket's mirror records, whatever their
+// destination Region (so a Region dropped from the tag is still seen and
+// detached): one consistent Query instead of scanning the inventory.
+func (r *run) loadRecords(ctx context.Context, src *source) error {
+	recs, err := r.store.MirrorsOf(ctx, src.Name)
+	if err != nil {
+		return err
+	}
 	src.Records = map[string]*inventory.Mirror{}
-	regions := slices.Clone(r.cfg.Regions)
-	for _, t := range targets {
-		regions = append(regions, t.Region)
-	}
-	for _, inv := range invalid {
-		regions = append(regions, inv.Region)
-	}
-	slices.Sort(regions)
-	regions = slices.Compact(regions)
-	for _, region := range regions {
-		rec, err := r.store.GetMirror(ctx, src.Name, region)
-		if err != nil {
-			return err
-		}
-		if rec != nil {
-			src.Records[region] = rec
-		}
+	for i := range recs {
+		src.Records[recs[i].Region] = &recs[i]
 	}
 	return nil
 }

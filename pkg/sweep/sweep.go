@@ -109,8 +109,11 @@ type Sweeper struct {
 	engine  *bucketconfig.Engine
 	store   *inventory.Store
 	starter Starter
-	tagging map[string]*rgt.Client
+	awsCfg  aws.Config
 	events  PutEventsAPI
+
+	taggingMu sync.Mutex
+	tagging   map[string]*rgt.Client
 
 	// Log receives the summary line (and decisions at debug level).
 	Log *slog.Logger
@@ -143,14 +146,24 @@ func New(cfg aws.Config, c Config, m *mirror.Mirrorer, starter Starter, log *slo
 	}
 	s := &Sweeper{
 		cfg: c, home: cfg.Region, clients: m.Clients, engine: m.Engine, store: m.Store, starter: starter,
-		tagging: map[string]*rgt.Client{},
-		events:  eventbridge.NewFromConfig(cfg),
-		Log:     log, Metrics: os.Stdout, Now: time.Now,
-	}
-	for _, r := range c.Regions {
-		s.tagging[r] = rgt.NewFromConfig(cfg, func(o *rgt.Options) { o.Region = r })
+		awsCfg: cfg, tagging: map[string]*rgt.Client{},
+		events: eventbridge.NewFromConfig(cfg),
+		Log:    log, Metrics: os.Stdout, Now: time.Now,
 	}
 	return s, nil
+}
+
+// taggingClient is the Tagging API client of region, made once: which
+// Regions a sweep asks is known only after ListBuckets.
+func (s *Sweeper) taggingClient(region string) *rgt.Client {
+	s.taggingMu.Lock()
+	defer s.taggingMu.Unlock()
+	c := s.tagging[region]
+	if c == nil {
+		c = rgt.NewFromConfig(s.awsCfg, func(o *rgt.Options) { o.Region = region })
+		s.tagging[region] = c
+	}
+	return c
 }
 
 // Config returns the effective configuration.

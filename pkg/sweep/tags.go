@@ -57,7 +57,7 @@ func parseTargets(c Config, source, sourceRegion string, tags map[string]string)
 		case r == sourceRegion:
 			invalid = append(invalid, bad(r, "%q is the source bucket's own Region", r))
 		case !c.allowsRegion(r):
-			invalid = append(invalid, bad(r, "%q is not one of this deployment's Regions (%s)", r, strings.Join(c.Regions, " ")))
+			invalid = append(invalid, bad(r, "%q is not one of this deployment's destination Regions (%s)", r, strings.Join(c.DestinationRegions, " ")))
 		case hasDest && mirror.ValidateBucketName(dest) != nil:
 			invalid = append(invalid, bad(r, "%s=%q is not a valid bucket name: %s", c.bucketTag(), dest, mirror.ValidateBucketName(dest)))
 		case hasDest && dest == source:

@@ -27,7 +27,7 @@ func TestParseTargets(t *testing.T) {
 		{name: "unknown Region", tags: tags("us-west-2 mars-1"), targets: []target{{Region: "us-west-2"}}, invalid: map[string]string{"mars-1": "not a known AWS Region"}},
 		{name: "commas", tags: tags("us-west-2,eu-central-1"), invalid: map[string]string{"us-west-2,eu-central-1": "separated by spaces"}},
 		{name: "own Region", tags: tags("us-east-1"), invalid: map[string]string{"us-east-1": "own Region"}},
-		{name: "Region not deployed", tags: tags("ap-south-1"), invalid: map[string]string{"ap-south-1": "not one of this deployment's Regions (us-east-1 us-west-2 eu-central-1)"}},
+		{name: "Region not deployed", tags: tags("ap-south-1"), invalid: map[string]string{"ap-south-1": "not one of this deployment's destination Regions (us-east-1 us-west-2 eu-central-1)"}},
 		{name: "destination with two Regions", tags: tags("us-west-2 eu-central-1", "my-copy"), invalid: map[string]string{"us-west-2": "single Region", "eu-central-1": "single Region"}},
 		{name: "bad destination name", tags: tags("us-west-2", "My_Copy"), invalid: map[string]string{"us-west-2": "not a valid bucket name"}},
 		{name: "destination is the source", tags: tags("us-west-2", "src-bucket"), invalid: map[string]string{"us-west-2": "the source bucket itself"}},
