@@ -351,9 +351,13 @@ var codeActions = map[string]map[string]codeAction{
 		"states:StartExecution": {"${MirrorStateMachine}", []string{"StartExecution"}},
 		"dynamodb:GetItem":      {"${InventoryTable.Arn}", []string{"GetItem"}},
 		"dynamodb:Scan":         {"${InventoryTable.Arn}", []string{"Scan"}},
-		"dynamodb:PutItem":      {"${InventoryTable.Arn}", []string{"PutItem"}},
-		"dynamodb:DeleteItem":   {"${InventoryTable.Arn}", []string{"DeleteItem"}},
-		"events:PutEvents":      {"", []string{"PutEvents"}},
+		// A targeted sweep reads one source's mirror records at once.
+		"dynamodb:Query": {"${InventoryTable.Arn}", []string{"Query"}},
+		// Without source Regions, ListBuckets names the Regions to search.
+		"s3:ListAllMyBuckets": {"", []string{"ListBuckets"}},
+		"dynamodb:PutItem":    {"${InventoryTable.Arn}", []string{"PutItem"}},
+		"dynamodb:DeleteItem": {"${InventoryTable.Arn}", []string{"DeleteItem"}},
+		"events:PutEvents":    {"", []string{"PutEvents"}},
 		// Lambda delivers the on-failure record of an asynchronous
 		// invocation with the function's own role (SAM adds this grant for
 		// EventInvokeConfig's SQS destination); no code of ours calls it.
