@@ -327,7 +327,7 @@ func benchSweep(ctx context.Context, cloud *localcloud.Cloud, buckets, tagged in
 	cfg.Retryer = awsclient.NewRetryer
 	cfg.APIOptions = append(cfg.APIOptions, counter.apiOption)
 	m := mirror.NewMirrorer(cfg, mirror.Config{Table: "bench-sweep", TagPrefix: "bucketmirror:", AccountID: localcloud.AccountID}, bucketconfig.Options{}, discardLog)
-	machineARN, err := m.DeployLocal(ctx, cloud)
+	machineARN, err := localdeploy.Workflow(ctx, cloud, m)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+	"github.com/bucketmirror/bucketmirror/pkg/localdeploy"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 )
 
@@ -302,7 +303,7 @@ func TestSweep(t *testing.T) {
 	ctx := context.Background()
 	table := "cli-sweep"
 	m := mirror.NewMirrorer(cloud.AWSConfig(), mirror.Config{Table: table, TagPrefix: "bucketmirror:", AccountID: localcloud.AccountID}, bucketconfig.Options{}, nil)
-	arn, err := m.DeployLocal(ctx, cloud)
+	arn, err := localdeploy.Workflow(ctx, cloud, m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/inventory"
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+	"github.com/bucketmirror/bucketmirror/pkg/localdeploy"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 )
 
@@ -45,7 +46,7 @@ func startLocal(ctx context.Context, getenv func(string) string) (*localcloud.Cl
 		table = inventory.DefaultTable
 	}
 	m := mirror.NewMirrorer(cloud.AWSConfig(), mirror.Config{Table: table, TagPrefix: "bucketmirror:", AccountID: localcloud.AccountID}, bucketconfig.Options{}, nil)
-	arn, err := m.DeployLocal(ctx, cloud)
+	arn, err := localdeploy.Workflow(ctx, cloud, m)
 	if err != nil {
 		cloud.Close()
 		return nil, "", "", err

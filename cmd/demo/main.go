@@ -23,6 +23,7 @@ import (
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/inventory"
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+	"github.com/bucketmirror/bucketmirror/pkg/localdeploy"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 	"github.com/bucketmirror/bucketmirror/pkg/sweep"
 )
@@ -59,7 +60,7 @@ func run(ctx context.Context, out io.Writer) error {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := mirror.NewMirrorer(cloud.AWSConfig(), mirror.Config{Table: inventory.DefaultTable, TagPrefix: "bucketmirror:", AccountID: localcloud.AccountID},
 		bucketconfig.Options{}, quiet)
-	arn, err := m.DeployLocal(ctx, cloud)
+	arn, err := localdeploy.Workflow(ctx, cloud, m)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,9 @@ func run(ctx context.Context, fn, eventFile string) error {
 	}
 	defer os.RemoveAll(dir)
 	bootstrap := filepath.Join(dir, "bootstrap")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, "./functions/"+fn)
+	// The flags of the Makefile's build-% (what `sam build` runs), for this
+	// machine's architecture.
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bootstrap, "./functions/"+fn)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

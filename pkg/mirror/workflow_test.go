@@ -23,6 +23,7 @@ import (
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/inventory"
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+	"github.com/bucketmirror/bucketmirror/pkg/localdeploy"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 	"github.com/bucketmirror/bucketmirror/statemachine"
 )
@@ -55,7 +56,7 @@ func run(m *testing.M) int {
 	cfg.APIOptions = append(cfg.APIOptions, injectAccessDenied)
 	mirrorer = mirror.NewMirrorer(cfg, mirror.Config{Table: "bucketmirror-test", TagPrefix: "bucketmirror:", AccountID: localcloud.AccountID},
 		bucketconfig.Options{PropagationTimeout: time.Second}, nil)
-	if machineARN, err = mirrorer.DeployLocal(ctx, cloud); err != nil {
+	if machineARN, err = localdeploy.Workflow(ctx, cloud, mirrorer); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -327,7 +328,7 @@ func TestWorkflowCrashIsRecorded(t *testing.T) {
 	}))
 	def, err := statemachine.Definition(map[string]string{
 		"CreateFunctionArn":    cloud.FunctionARN("crashing-create"),
-		"ConfigureFunctionArn": cloud.FunctionARN(mirror.ConfigureFunction),
+		"ConfigureFunctionArn": cloud.FunctionARN(localdeploy.ConfigureFunction),
 		"TableName":            mirrorer.Store.Table(),
 		"EventBusName":         "default",
 	})

@@ -27,6 +27,7 @@ import (
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/inventory"
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+	"github.com/bucketmirror/bucketmirror/pkg/localdeploy"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 	"github.com/bucketmirror/bucketmirror/pkg/sweep"
 )
@@ -69,7 +70,7 @@ func runTests(m *testing.M) int {
 	defer cloud.Close()
 	deployed = mirror.NewMirrorer(cloud.AWSConfig(), mirror.Config{Table: table, TagPrefix: sweep.DefaultTagPrefix, AccountID: localcloud.AccountID},
 		bucketconfig.Options{PropagationTimeout: time.Second}, quiet())
-	if machineARN, err = deployed.DeployLocal(ctx, cloud); err != nil {
+	if machineARN, err = localdeploy.Workflow(ctx, cloud, deployed); err != nil {
 		fmt.Fprintln(os.Stderr, "deploying the workflow:", err)
 		return 1
 	}

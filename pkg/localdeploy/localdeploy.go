@@ -1,4 +1,8 @@
-package mirror
+package localdeploy
+
+// The mirror workflow's local deployment lives here, apart from pkg/mirror,
+// so that no Lambda bootstrap links the local cloud (its emulator launcher
+// and process management) or the embedded state machine definition.
 
 import (
 	"context"
@@ -8,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
+	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 	"github.com/bucketmirror/bucketmirror/statemachine"
 )
 
@@ -18,11 +23,11 @@ const (
 	StateMachineName  = "bucketmirror-mirror"
 )
 
-// DeployLocal deploys the workflow into a local cloud: the table, the create
-// and configure handlers served in-process by the router, and the state
-// machine from statemachine/mirror.asl.json with its substitutions. It
-// returns the state machine's ARN.
-func (m *Mirrorer) DeployLocal(ctx context.Context, cloud *localcloud.Cloud) (string, error) {
+// Workflow deploys the workflow of m into cloud: the table, the create and
+// configure handlers served in-process by the router, and the state machine
+// from statemachine/mirror.asl.json with its substitutions. It returns the
+// state machine's ARN.
+func Workflow(ctx context.Context, cloud *localcloud.Cloud, m *mirror.Mirrorer) (string, error) {
 	if err := m.Store.CreateTable(ctx); err != nil {
 		return "", err
 	}
