@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -335,6 +336,12 @@ func TestSweep(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stdout, "sweep-sfn-src") || !strings.Contains(r.stdout, "started") || !strings.Contains(r.stdout, "sweep-bad-src") || !strings.Contains(r.stdout, "invalid") {
 		t.Fatalf("sweep through Step Functions: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	// Each started execution is printed with its name and ARN.
+	execLine := regexp.MustCompile(`(?m)^  (sweep-sfn-src-us-west-2-[0-9a-f]+)\s+(arn:aws:states:us-east-1:` + localcloud.AccountID + `:execution:bucketmirror-mirror:sweep-sfn-src-us-west-2-[0-9a-f]+)$`)
+	started := execLine.FindStringSubmatch(r.stdout)
+	if !strings.Contains(r.stdout, "executions started (1):") || started == nil || !strings.HasSuffix(started[2], ":"+started[1]) {
+		t.Fatalf("sweep did not list the execution it started by name and ARN:\n%s", r.stdout)
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		rec, err := m.Store.GetMirror(ctx, "sweep-sfn-src", "us-west-2")
@@ -346,6 +353,51 @@ func TestSweep(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// --wait: one execution that succeeds, one that fails (its explicit
+	// destination exists and is not bucketmirror's); each final status is
+	// printed, the failure with its error, and the exit code says so.
+	tagged := func(name string, extra ...types.Tag) {
+		createBucket(t, name, append([]types.Tag{regions}, extra...)...)
+	}
+	if _, err := s3c("us-west-2").CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("dest-foreign-cli"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: "us-west-2"}}); err != nil {
+		t.Fatal(err)
+	}
+	tagged("sweep-wait-ok")
+	tagged("sweep-wait-bad", types.Tag{Key: aws.String("bucketmirror:destination-bucket"), Value: aws.String("dest-foreign-cli")})
+	r = bm(t, env, "", "sweep", "--wait")
+	okLine := regexp.MustCompile(`(?m)^  sweep-wait-ok-us-west-2-[0-9a-f]+  SUCCEEDED$`)
+	badLine := regexp.MustCompile(`(?m)^  sweep-wait-bad-us-west-2-[0-9a-f]+  FAILED  \S.*$`)
+	if r.code != 1 || !strings.Contains(r.stdout, "waiting for them to finish:") || !okLine.MatchString(r.stdout) || !badLine.MatchString(r.stdout) {
+		t.Fatalf("sweep --wait: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// status shows each mirror's last execution and its final status.
+	r = bm(t, env, "", "status", "--json")
+	var rows []struct {
+		Source, Region, LastRunID string
+		LastExecution             *struct{ Name, ARN, Status, Error string } `json:"lastExecution"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("status --json = %s (%v)", r.stdout, err)
+	}
+	want := map[string]string{"sweep-sfn-src": "SUCCEEDED", "sweep-wait-ok": "SUCCEEDED", "sweep-wait-bad": "FAILED", "sweep-local-src": "in-process"}
+	for _, row := range rows {
+		status, ok := want[row.Source]
+		if !ok {
+			continue
+		}
+		delete(want, row.Source)
+		if e := row.LastExecution; e == nil || e.Name != row.LastRunID || e.Status != status || (status == "FAILED") != (e.Error != "") {
+			t.Errorf("status of %s: last execution %+v, want %s (run %s)", row.Source, row.LastExecution, status, row.LastRunID)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("status lists no mirror of %v:\n%s", want, r.stdout)
+	}
+	if r := bm(t, env, "", "status"); !strings.Contains(r.stdout, "EXECUTION STATUS") || !strings.Contains(r.stdout, "FAILED") {
+		t.Errorf("status table:\n%s", r.stdout)
+	}
+
 	if r := bm(t, []string{"AWS_REGION=us-east-1"}, "", "sweep"); r.code != 1 && r.code != 2 {
 		t.Errorf("sweep without credentials or state machine: exit %d", r.code)
 	}

@@ -11,8 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
+	"github.com/bucketmirror/bucketmirror/pkg/inventory"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 	"github.com/bucketmirror/bucketmirror/pkg/sweep"
 )
@@ -214,7 +216,7 @@ func (a *App) status(ctx context.Context, args []string) error {
 	if _, err := a.parse(fs, args, 0); err != nil {
 		return err
 	}
-	m, _, err := a.mirrorer(ctx)
+	m, cfg, err := a.mirrorer(ctx)
 	if err != nil {
 		return err
 	}
@@ -222,18 +224,53 @@ func (a *App) status(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		if mirrors == nil {
-			return a.printJSON([]any{})
+	rows := make([]statusRow, len(mirrors))
+	machine := a.Getenv("BUCKETMIRROR_STATE_MACHINE_ARN")
+	var client *sfn.Client
+	if machine != "" {
+		client = sfn.NewFromConfig(cfg)
+	}
+	for i, r := range mirrors {
+		rows[i].Mirror = r
+		if r.LastRunID == "" {
+			continue
 		}
-		return a.printJSON(mirrors)
+		// The run id is the execution's name; a run done in-process
+		// (mirror, sweep --local) has no execution.
+		rows[i].LastExecution = &sweep.Execution{Name: r.LastRunID, Status: "-"}
+		if client == nil {
+			continue
+		}
+		e, err := sweep.DescribeExecution(ctx, client, sweep.ExecutionARNOf(machine, r.LastRunID))
+		switch {
+		case errors.Is(err, sweep.ErrNoExecution):
+			rows[i].LastExecution.Status = "in-process"
+		case err != nil:
+			return err
+		default:
+			rows[i].LastExecution = &e
+		}
+	}
+	if *asJSON {
+		return a.printJSON(rows)
 	}
 	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tREGION\tDESTINATION\tSTATUS\tLAST RUN\tLAST ERROR")
-	for _, r := range mirrors {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Source, r.Region, r.Dest, r.Status, r.LastRunAt, sweep.OneLine(r.LastError, 80))
+	fmt.Fprintln(tw, "SOURCE\tREGION\tDESTINATION\tSTATUS\tLAST RUN\tLAST EXECUTION\tEXECUTION STATUS\tLAST ERROR")
+	for _, r := range rows {
+		name, status := "-", "-"
+		if e := r.LastExecution; e != nil {
+			name, status = e.Name, e.Status
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Source, r.Region, r.Dest, r.Status, r.LastRunAt, name, status, sweep.OneLine(r.LastError, 80))
 	}
 	return tw.Flush()
+}
+
+// statusRow is a mirror record with what Step Functions says about its last
+// run (lastExecution in --json; the record's own fields are unchanged).
+type statusRow struct {
+	inventory.Mirror
+	LastExecution *sweep.Execution `json:"lastExecution,omitempty"`
 }
 
 func (a *App) confirm(question string) bool {

@@ -29,6 +29,12 @@ func TestDemo(t *testing.T) {
 			t.Errorf("second sweep output lacks %s:\n%s", want, second)
 		}
 	}
+	// Each sweep shows its executions' final statuses: four, then two.
+	succeeded := regexp.MustCompile(`(?m)^\s+execution shop-\S+-us-west-2-[0-9a-f]+\s+SUCCEEDED\s+-$`)
+	first := text[strings.Index(text, "== sweep 1"):strings.Index(text, "== sweep 2")]
+	if n, m := len(succeeded.FindAllString(first, -1)), len(succeeded.FindAllString(second, -1)); n != 4 || m != 2 {
+		t.Errorf("%d and %d SUCCEEDED executions shown after the two sweeps, want 4 and 2:\n%s", n, m, text)
+	}
 	if strings.Contains(text, "FAILED") {
 		t.Errorf("a run failed:\n%s", text)
 	}

@@ -47,6 +47,7 @@ type demo struct {
 	cloud   *localcloud.Cloud
 	m       *mirror.Mirrorer
 	sweeper *sweep.Sweeper
+	starter *sweep.SFNStarter
 }
 
 func run(ctx context.Context, out io.Writer) error {
@@ -65,13 +66,14 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "   endpoint %s, state machine %s\n", cloud.Endpoint, arn)
+	starter := sweep.NewSFNStarter(cloud.AWSConfig(), arn)
 	s, err := sweep.New(cloud.AWSConfig(), sweep.Config{Regions: []string{home, dest}, AccountID: localcloud.AccountID, Owner: "demo"},
-		m, sweep.NewSFNStarter(cloud.AWSConfig(), arn), quiet)
+		m, starter, quiet)
 	if err != nil {
 		return err
 	}
 	s.Metrics = nil
-	d := &demo{out: out, cloud: cloud, m: m, sweeper: s}
+	d := &demo{out: out, cloud: cloud, m: m, sweeper: s, starter: starter}
 
 	fmt.Fprintln(out, "\n== creating source buckets in", home)
 	if err := d.createSources(ctx); err != nil {
@@ -110,24 +112,28 @@ func (d *demo) sweepAndWait(ctx context.Context) error {
 	if err := sum.Render(d.out, "   "); err != nil {
 		return err
 	}
-	var pending []sweep.Decision
+	// What a Step Functions user looks at: each execution, waited for, with
+	// its final status.
+	waitCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := d.starter.Wait(waitCtx, sum.Decisions, 200*time.Millisecond, nil); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(d.out, 0, 4, 2, ' ', 0)
 	for _, dec := range sum.Decisions {
-		if dec.Action == sweep.ActionStarted {
-			pending = append(pending, dec)
+		if dec.ExecutionARN == "" {
+			continue
 		}
+		fmt.Fprintf(tw, "   execution %s\t%s\t%s\n", dec.Execution, dec.ExecutionStatus, orDash(dec.ExecutionError))
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for len(pending) > 0 {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d executions did not finish within 90s", len(pending))
-		}
-		pending = slices.DeleteFunc(pending, func(dec sweep.Decision) bool {
-			rec, err := d.m.Store.GetMirror(ctx, dec.Source, dec.Region)
-			return err == nil && rec != nil && (rec.Status == inventory.StatusFinished || rec.Status == inventory.StatusFailed)
-		})
-		time.Sleep(200 * time.Millisecond)
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
 	}
-	return nil
+	return short(s)
 }
 
 // showMirrors prints, per mirror, each configured kind of the source next

@@ -474,6 +474,9 @@ func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.M
 		return
 	}
 	d.Action = ActionStarted
+	if named, ok := r.starter.(executionNamer); ok {
+		d.ExecutionARN = named.ExecutionARN(d.Execution)
+	}
 	if waited {
 		detail.Reason = ""
 		r.pub.add(ctx, DetailRunFinished, detail)

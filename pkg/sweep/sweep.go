@@ -62,10 +62,17 @@ type Decision struct {
 	Reason string `json:"reason"`
 	// Kinds are the configuration kinds a targeted decision compared (and
 	// its run applies); empty when every kind was.
-	Kinds      []string `json:"kinds,omitempty"`
-	Execution  string   `json:"execution,omitempty"`
-	SourceHash string   `json:"sourceHash,omitempty"`
-	Error      string   `json:"error,omitempty"`
+	Kinds     []string `json:"kinds,omitempty"`
+	Execution string   `json:"execution,omitempty"`
+	// ExecutionARN is the Step Functions execution a started run is (empty
+	// for in-process runs).
+	ExecutionARN string `json:"executionArn,omitempty"`
+	SourceHash   string `json:"sourceHash,omitempty"`
+	Error        string `json:"error,omitempty"`
+	// ExecutionStatus and ExecutionError are the execution's final status
+	// and "Error: cause", once waited for (`sweep --wait`).
+	ExecutionStatus string `json:"executionStatus,omitempty"`
+	ExecutionError  string `json:"executionError,omitempty"`
 }
 
 // Summary is the outcome of one sweep. Started+Skipped+Failed+Invalid+
