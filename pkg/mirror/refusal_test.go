@@ -17,6 +17,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/bucketmirror/bucketmirror/pkg/inventory"
+	"github.com/bucketmirror/bucketmirror/pkg/localdeploy"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 	"github.com/bucketmirror/bucketmirror/statemachine"
 )
@@ -143,7 +144,7 @@ func deployMachine(t *testing.T, name, createFunction, table string) string {
 	t.Helper()
 	def, err := statemachine.Definition(map[string]string{
 		"CreateFunctionArn":    cloud.FunctionARN(createFunction),
-		"ConfigureFunctionArn": cloud.FunctionARN(mirror.ConfigureFunction),
+		"ConfigureFunctionArn": cloud.FunctionARN(localdeploy.ConfigureFunction),
 		"TableName":            table,
 		"EventBusName":         "default",
 	})
