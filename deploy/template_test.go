@@ -365,6 +365,7 @@ var codeActions = map[string]map[string]codeAction{
 	},
 	"SweepListFunction": {
 		"tag:GetResources":    {"", []string{"GetResources"}},
+		"s3:ListAllMyBuckets": {"", []string{"ListBuckets"}},
 		"dynamodb:Scan":       {"${InventoryTable.Arn}", []string{"Scan"}},
 		"dynamodb:UpdateItem": {"${InventoryTable.Arn}", []string{"UpdateItem"}},
 		"s3:PutObject":        {"arn:${AWS::Partition}:s3:::${SweepBucket}/sweeps/sweep-1.json", []string{"PutObject"}},
@@ -1097,6 +1098,7 @@ func TestSweepStepsLeastPrivilege(t *testing.T) {
 		"SweepListFunction": {
 			{Action: "dynamodb:Scan", Resource: "${InventoryTable.Arn}"},
 			{Action: "dynamodb:UpdateItem", Resource: "${InventoryTable.Arn}"},
+			{Action: "s3:ListAllMyBuckets", Resource: "*"},
 			{Action: "s3:PutObject", Resource: manifest},
 			{Action: "tag:GetResources", Resource: "*"},
 		},
