@@ -235,6 +235,23 @@ func (env *badEnv) cases() []caseSpec {
 		{entry: "sweep", name: "cloudtrail-detail-string", input: `{"detail-type":"AWS API Call via CloudTrail","source":"aws.s3","detail":"PutBucketTagging"}`, mentions: []string{"detail"}},
 		{entry: "sweep", name: "scheduled-wrong-source", input: `{"detail-type":"Scheduled Event","source":"custom.app","detail":{}}`, mentions: []string{"custom.app"}},
 	}
+	// Bodies that are not the JSON object a function takes: each entrypoint
+	// refuses them with a MalformedEventError saying what it expected.
+	for _, entry := range []string{"create", "configure", "sweep"} {
+		for _, b := range []struct{ name, input string }{
+			{"body-garbage", "\x00\xffnot an event"},
+			{"body-empty", ""},
+			{"body-null", "null"},
+			{"body-array", `[{"sourceBucketARN":"arn:aws:s3:::` + badSource + `"}]`},
+			{"body-7mib", `{"pad":"` + strings.Repeat("x", 7<<20) + `"}`},
+			{"body-deep-nesting", strings.Repeat(`{"a":`, 1000) + "1" + strings.Repeat("}", 1000)},
+		} {
+			cs = append(cs, caseSpec{entry: entry, name: b.name, input: b.input, mentions: []string{"malformed event"}})
+		}
+	}
+	// configure takes the shapes create takes, the "payload" wrapper too:
+	// a wrapped payload without a destination names the missing field.
+	cs = append(cs, caseSpec{entry: "configure", name: "payload-no-destination", input: `{"payload":` + blog(func(map[string]any) {}) + `}`, mentions: []string{"destBucketARN"}})
 	tagCases := []struct {
 		name, regions, dest string
 		mentions            []string
@@ -396,9 +413,11 @@ func (env *badEnv) runCase(ctx context.Context, c caseSpec) (badCase, error) {
 func (env *badEnv) feed(ctx context.Context, c caseSpec) (string, string) {
 	switch c.entry {
 	case "create", "configure":
-		h := lambda.NewHandler(env.m.CreateHandler)
+		// The handlers the functions hand to the Lambda runtime, with their
+		// own event decoding (functions/create, functions/configure).
+		var h lambda.Handler = env.m.CreateLambda()
 		if c.entry == "configure" {
-			h = lambda.NewHandler(env.m.ConfigureHandler)
+			h = env.m.ConfigureLambda()
 		}
 		out, err := h.Invoke(ctx, []byte(c.input))
 		if err != nil {
@@ -406,8 +425,12 @@ func (env *badEnv) feed(ctx context.Context, c caseSpec) (string, string) {
 		}
 		return "ok", string(out)
 	case "sweep":
-		sum, err := sweep.NewHandler(env.sweeper, discardLog).Handle(ctx, json.RawMessage(c.input))
+		out, err := sweep.NewHandler(env.sweeper, discardLog).Lambda().Invoke(ctx, []byte(c.input))
 		if err != nil {
+			return "error", fmt.Sprintf("%T: %v", err, err)
+		}
+		var sum sweep.Summary
+		if err := json.Unmarshal(out, &sum); err != nil {
 			return "error", fmt.Sprintf("%T: %v", err, err)
 		}
 		return summaryOutcome(sum)
