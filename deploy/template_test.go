@@ -107,6 +107,20 @@ func transformTemplate(path string) (source, transformed cfnTemplate, err error)
 	return both.Template, both.Transformed, nil
 }
 
+// readASL decodes a state machine definition of the repository.
+func readASL(t *testing.T, path string) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asl map[string]any
+	if err := json.Unmarshal(raw, &asl); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return asl
+}
+
 func loadTemplates(t *testing.T) (source, transformed cfnTemplate) {
 	t.Helper()
 	templates.once.Do(func() {
@@ -240,14 +254,7 @@ func TestStateMachineSubstitutions(t *testing.T) {
 	}
 	// Placeholders only knows ${Name}; any other ${...} outside a Comment
 	// would reach Step Functions as written.
-	raw, err := os.ReadFile(filepath.Join(repoRoot, aslPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var asl any
-	if err := json.Unmarshal(raw, &asl); err != nil {
-		t.Fatalf("%s: %v", aslPath, err)
-	}
+	asl := readASL(t, aslPath)
 	for _, f := range unsubstitutable(asl, placeholders) {
 		t.Errorf("%s: %s", aslPath, f)
 	}
@@ -259,14 +266,7 @@ func TestStateMachineRoleAllowsItsTasks(t *testing.T) {
 	source, transformed := loadTemplates(t)
 	id, sm := mirrorStateMachine(t, source)
 	subs, _ := sm.Properties["DefinitionSubstitutions"].(map[string]any)
-	raw, err := os.ReadFile(filepath.Join(repoRoot, aslPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var asl map[string]any
-	if err := json.Unmarshal(raw, &asl); err != nil {
-		t.Fatalf("%s: %v", aslPath, err)
-	}
+	asl := readASL(t, aslPath)
 	needs, findings := taskNeeds(asl, subs, transformed)
 	for _, f := range findings {
 		t.Error(f)
@@ -960,14 +960,7 @@ func TestWorstCaseFitsTheExecutionTimeout(t *testing.T) {
 	source, _ := loadTemplates(t)
 	_, sm := mirrorStateMachine(t, source)
 	subs, _ := sm.Properties["DefinitionSubstitutions"].(map[string]any)
-	raw, err := os.ReadFile(filepath.Join(repoRoot, aslPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var asl map[string]any
-	if err := json.Unmarshal(raw, &asl); err != nil {
-		t.Fatal(err)
-	}
+	asl := readASL(t, aslPath)
 	limit, ok := asl["TimeoutSeconds"].(float64)
 	if !ok || limit <= 0 {
 		t.Fatalf("%s has no TimeoutSeconds", aslPath)
@@ -1039,14 +1032,7 @@ func TestSweepStateMachine(t *testing.T) {
 	for _, f := range substitutionFindings(statemachine.SweepPlaceholders(), subs) {
 		t.Error(f)
 	}
-	raw, err := os.ReadFile(filepath.Join(repoRoot, sweepASLPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var asl map[string]any
-	if err := json.Unmarshal(raw, &asl); err != nil {
-		t.Fatalf("%s: %v", sweepASLPath, err)
-	}
+	asl := readASL(t, sweepASLPath)
 	for _, f := range unsubstitutable(asl, statemachine.SweepPlaceholders()) {
 		t.Errorf("%s: %s", sweepASLPath, f)
 	}
