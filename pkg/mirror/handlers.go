@@ -20,13 +20,19 @@ func (ev Event) input() Input {
 		return ev.Input
 	}
 	in := *ev.Payload
+	in.inheritRun(ev.Input)
+	return in
+}
+
+// inheritRun takes the execution's name and start time, which the state
+// machine puts beside a wrapped payload, where the payload has none.
+func (in *Input) inheritRun(outer Input) {
 	if in.RunID == "" {
-		in.RunID = ev.RunID
+		in.RunID = outer.RunID
 	}
 	if in.StartedAt == "" {
-		in.StartedAt = ev.StartedAt
+		in.StartedAt = outer.StartedAt
 	}
-	return in
 }
 
 // TransientError is a failure worth retrying (throttling, a conflicting
@@ -107,12 +113,7 @@ func (ev ConfigureEvent) state() State {
 		return ev.State
 	}
 	st := *ev.Payload
-	if st.RunID == "" {
-		st.RunID = ev.RunID
-	}
-	if st.StartedAt == "" {
-		st.StartedAt = ev.StartedAt
-	}
+	st.inheritRun(ev.Input)
 	return st
 }
 

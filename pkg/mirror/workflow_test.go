@@ -113,24 +113,7 @@ var execSeq atomic.Int64
 
 func execute(t *testing.T, input string) *sfn.DescribeExecutionOutput {
 	t.Helper()
-	ctx := context.Background()
-	client := sfn.NewFromConfig(cloud.AWSConfig())
-	start, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machineARN),
-		Name: aws.String(fmt.Sprintf("exec-%d", execSeq.Add(1))), Input: aws.String(input)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		out, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: start.ExecutionArn})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out.Status != sfntypes.ExecutionStatusRunning {
-			return out
-		}
-	}
-	t.Fatal("execution did not finish within 60s")
-	return nil
+	return executeOn(t, machineARN, fmt.Sprintf("exec-%d", execSeq.Add(1)), input)
 }
 
 func runs(t *testing.T, source string) []inventory.Run {
