@@ -148,16 +148,11 @@ func TestOwnerEnforcedRefusesEveryACL(t *testing.T) {
 	}
 }
 
-// otherAccount is a fixture whose buckets live in a member account of the
-// local cloud's Organization, created for it, reached the way moto supports
-// several accounts: STS AssumeRole into a role that exists there.
-func otherAccount(t *testing.T) (*fixture, string) {
+// otherAccount is a fixture whose buckets live in account, reached the way
+// moto supports several accounts: STS AssumeRole into a role of it.
+func otherAccount(t *testing.T, account string) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	account, err := cloud.CreateMemberAccount(ctx, "bucketconfig-test", "bucketmirror-test")
-	if err != nil {
-		t.Fatal(err)
-	}
 	out, err := sts.NewFromConfig(cloud.AWSConfig()).AssumeRole(ctx, &sts.AssumeRoleInput{
 		RoleArn: aws.String("arn:aws:iam::" + account + ":role/bucketmirror-test"), RoleSessionName: aws.String("test")})
 	if err != nil {
@@ -171,7 +166,7 @@ func otherAccount(t *testing.T) (*fixture, string) {
 		m: Mirror{Source: Bucket{uniqueBucket(t, "src"), srcRegion}, Dest: Bucket{uniqueBucket(t, "dst"), dstRegion}}}
 	f.createBucket(f.m.Source, false)
 	f.createBucket(f.m.Dest, false)
-	return f, account
+	return f
 }
 
 const publicReadPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::%s/*"}]}`
@@ -217,7 +212,8 @@ func TestPublicPolicyMirrorsThroughBPA(t *testing.T) {
 // policies at account level (S3 Control PutPublicAccessBlock). The policy
 // kind fails with an error naming that setting; every other kind applies.
 func TestAccountBPABlocksPublicPolicy(t *testing.T) {
-	f, account := otherAccount(t)
+	const account = "210987654321"
+	f := otherAccount(t, account)
 	f.putBPA(f.m.Source, false)
 	_, err := f.src().PutBucketPolicy(f.ctx, &s3.PutBucketPolicyInput{Bucket: &f.m.Source.Name, Policy: aws.String(fmt.Sprintf(publicReadPolicy, f.m.Source.Name))})
 	f.must(err)

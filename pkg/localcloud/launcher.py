@@ -1244,46 +1244,6 @@ def patch_s3_create_bucket_tags():
     S3Response._bucket_response_put = put
 
 
-# ------------------------------------------------------------ STS AssumeRole
-# moto's AssumeRole hands out credentials for any role ARN, existing or not
-# ("the role does not need to exist", moto/sts/models.py). Real STS answers
-# 403 AccessDenied when the role is missing, with the same message as when
-# its trust policy does not admit the caller, so a member account without
-# bucketmirror's member role must fail here as it fails in AWS.
-
-_ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::([0-9]{12}):role/(?:[^/]+/)*([^/]+)$")
-
-
-def patch_sts_assume_role_missing_role():
-    # conformance: sts-assume-role-missing-role
-    from moto.iam.models import iam_backends
-    from moto.sts.responses import TokenResponse
-
-    orig = TokenResponse.assume_role
-
-    def assume_role(self):
-        # conformance: sts-assume-role-missing-role
-        role_arn = self._get_param("RoleArn") or ""
-        m = _ROLE_ARN.match(role_arn)
-        if m:
-            partition, account, name = m.groups()
-            roles = iam_backends[account][partition].roles.values()
-            if not any(r.name == name for r in roles):
-                _, caller, _ = self.backend.get_caller_identity(self.get_access_key(), self.region)
-                message = f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
-                body = (
-                    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
-                    f"<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{escape(message)}</Message></Error>"
-                    "<RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
-                )
-                # (body, headers with "status") is the shape moto's call_action
-                # passes through for the errors its handlers raise.
-                return body, {"status": 403, "Content-Type": "text/xml"}
-        return orig(self)
-
-    TokenResponse.assume_role = assume_role
-
-
 def main():
     enable_sfn_execution()
     patch_sfn_deepcopy()
@@ -1298,7 +1258,6 @@ def main():
     patch_s3_create_bucket_tags()
     patch_s3_list_buckets()
     patch_tagging_bucket_region()
-    patch_sts_assume_role_missing_role()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])
