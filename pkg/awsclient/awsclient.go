@@ -82,6 +82,14 @@ type Clients struct {
 	s3        perRegion[*s3.Client]
 	kms       perRegion[*kms.Client]
 	s3control perRegion[*s3control.Client]
+	s3opts    []func(*s3.Options)
+
+	// account is the account these clients act in ("" until WithMemberRole
+	// names the deployment's), roleARN the member role they act through
+	// ("" for the deployment's own), accounts what all of them share.
+	account  string
+	roleARN  string
+	accounts *accounts
 }
 
 // perRegion builds a service's client once per Region, on first use.
@@ -108,7 +116,7 @@ func (p *perRegion[C]) get(region string) C {
 // New returns a client cache built from cfg. Extra S3 options (middleware
 // for call counting or fault injection) apply to every S3 client.
 func New(cfg aws.Config, s3opts ...func(*s3.Options)) *Clients {
-	c := &Clients{cfg: cfg}
+	c := &Clients{cfg: cfg, s3opts: s3opts}
 	c.s3.build = func(region string) *s3.Client {
 		opts := append([]func(*s3.Options){func(o *s3.Options) {
 			o.Region = region

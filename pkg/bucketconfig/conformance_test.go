@@ -8,12 +8,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	s3controltypes "github.com/aws/aws-sdk-go-v2/service/s3control/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
@@ -148,25 +146,26 @@ func TestOwnerEnforcedRefusesEveryACL(t *testing.T) {
 	}
 }
 
-// otherAccount is a fixture whose buckets live in account, reached the way
-// moto supports several accounts: STS AssumeRole into a role of it.
-func otherAccount(t *testing.T, account string) *fixture {
+// otherAccount is a fixture whose buckets live in a member account of the
+// local Organization, reached as that account's administrators would
+// (localcloud.AccountConfig); it returns the fixture and the account.
+func otherAccount(t *testing.T) (*fixture, string) {
 	t.Helper()
 	ctx := context.Background()
-	out, err := sts.NewFromConfig(cloud.AWSConfig()).AssumeRole(ctx, &sts.AssumeRoleInput{
-		RoleArn: aws.String("arn:aws:iam::" + account + ":role/bucketmirror-test"), RoleSessionName: aws.String("test")})
+	account, err := cloud.CreateMemberAccount(ctx, "bucketconfig-test")
 	if err != nil {
-		t.Fatalf("assuming a role in account %s: %v", account, err)
+		t.Fatal(err)
 	}
-	cfg := cloud.AWSConfig()
-	c := out.Credentials
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+	cfg, err := cloud.AccountConfig(ctx, account)
+	if err != nil {
+		t.Fatal(err)
+	}
 	clients := awsclient.New(cfg)
 	f := &fixture{t: t, ctx: ctx, clients: clients, engine: New(clients, Options{AccountID: account}),
 		m: Mirror{Source: Bucket{uniqueBucket(t, "src"), srcRegion}, Dest: Bucket{uniqueBucket(t, "dst"), dstRegion}}}
 	f.createBucket(f.m.Source, false)
 	f.createBucket(f.m.Dest, false)
-	return f
+	return f, account
 }
 
 const publicReadPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::%s/*"}]}`
@@ -212,8 +211,7 @@ func TestPublicPolicyMirrorsThroughBPA(t *testing.T) {
 // policies at account level (S3 Control PutPublicAccessBlock). The policy
 // kind fails with an error naming that setting; every other kind applies.
 func TestAccountBPABlocksPublicPolicy(t *testing.T) {
-	const account = "210987654321"
-	f := otherAccount(t, account)
+	f, account := otherAccount(t)
 	f.putBPA(f.m.Source, false)
 	_, err := f.src().PutBucketPolicy(f.ctx, &s3.PutBucketPolicyInput{Bucket: &f.m.Source.Name, Policy: aws.String(fmt.Sprintf(publicReadPolicy, f.m.Source.Name))})
 	f.must(err)

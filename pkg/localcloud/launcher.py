@@ -27,6 +27,10 @@ Patches:
   6. Region-scoped bucket listing: ListBuckets reports BucketRegion and pages
      with MaxBuckets/ContinuationToken, and the Tagging API lists a bucket
      only in its own Region.
+  7. Accounts: each account has its own canonical user id in bucket and
+     object ACLs and the ListBuckets Owner (moto gives every account one), and
+     STS AssumeRole is refused unless the role exists in its account and its
+     trust policy admits the caller (moto lets anyone assume any role name).
 
 Every patch names the rows of docs/s3-conformance.md that record the real S3
 behaviour it emulates and the evidence for it, with a line
@@ -35,6 +39,7 @@ behaviour it emulates and the evidence for it, with a line
 row that does not exist: add the row when you add a patch.
 """
 import base64
+import hashlib
 import json
 import re
 import datetime
@@ -1016,7 +1021,9 @@ def _list_buckets(res):
         f"<Bucket><Name>{escape(b.name)}</Name><CreationDate>{b.creation_date_ISO8601}</CreationDate>"
         f"<BucketRegion>{escape(b.region_name)}</BucketRegion></Bucket>"
         for b in buckets)
-    body = (f'<ListAllMyBucketsResult xmlns="{NS}"><Owner><ID>bcaf1ffd86f41161ca5fb16fd081034f</ID>'
+    # conformance: s3-account-canonical-id
+    # Owner is the requesting account (its canonical id), as for real S3.
+    body = (f'<ListAllMyBucketsResult xmlns="{NS}"><Owner><ID>{canonical_id(res.current_account)}</ID>'
             f"<DisplayName>webfile</DisplayName></Owner><Buckets>{items}</Buckets>")
     if next_token:
         body += f"<ContinuationToken>{next_token}</ContinuationToken>"
@@ -1244,6 +1251,166 @@ def patch_s3_create_bucket_tags():
     S3Response._bucket_response_put = put
 
 
+# ------------------------------------------------------------------ Accounts
+# Real S3 names an account in ACLs by its canonical user id, "an obfuscated
+# form of the AWS account ID" of 64 hex digits
+# (https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-identifiers.html).
+# moto gives every account the same one (moto.s3.models.OWNER) and answers
+# ListBuckets with a 32-digit id of no account, so a copy into another
+# account could not tell the source's owner from the destination's. moto
+# keeps storing OWNER for "the bucket's owner"; the wire carries the owning
+# account's own id, both ways.
+
+
+def canonical_id(account):
+    """The local cloud's canonical user id of account: deterministic, 64 hex."""
+    return hashlib.sha256(("bucketmirror-local-canonical-user:" + account).encode()).hexdigest()
+
+
+def _bucket_account(res, bucket_name):
+    """The account owning bucket_name (moto lets other accounts reach it)."""
+    from moto.s3.models import s3_backends
+
+    owner = s3_backends.bucket_accounts.get(bucket_name)
+    return owner[1] if owner else res.current_account
+
+
+def _acl_owner_from_wire(res, acl):
+    # A grant to the owning account's canonical id is a grant to the owner.
+    from moto.s3.models import OWNER
+
+    if acl is None or not getattr(res, "bucket_name", None):
+        return acl
+    own = canonical_id(_bucket_account(res, res.bucket_name))
+    for grant in acl.grants:
+        for g in grant.grantees:
+            if g.id == own:
+                g.id = OWNER
+    return acl
+
+
+def _acl_owner_to_wire(res, out):
+    from moto.s3.models import OWNER
+
+    own = canonical_id(_bucket_account(res, res.bucket_name))
+    return out.replace(OWNER.encode() if isinstance(out, bytes) else OWNER, own.encode() if isinstance(out, bytes) else own)
+
+
+def patch_s3_account_canonical_ids():
+    # conformance: s3-account-canonical-id
+    from moto.s3.responses import S3Response
+
+    orig_body, orig_headers = S3Response._acl_from_body, S3Response._acl_from_headers
+    orig_get_bucket, orig_get_object = S3Response.get_bucket_acl, S3Response.get_object_acl
+
+    def acl_from_body(self):
+        return _acl_owner_from_wire(self, orig_body(self))
+
+    def acl_from_headers(self, headers):
+        return _acl_owner_from_wire(self, orig_headers(self, headers))
+
+    def wire(orig):
+        def get(self):
+            status, headers, body = orig(self)
+            return status, headers, _acl_owner_to_wire(self, body)
+        return get
+
+    S3Response._acl_from_body = acl_from_body
+    S3Response._acl_from_headers = acl_from_headers
+    S3Response.get_bucket_acl = wire(orig_get_bucket)
+    S3Response.get_object_acl = wire(orig_get_object)
+
+
+# ------------------------------------------------------------ STS AssumeRole
+# moto's AssumeRole hands out credentials for any role ARN, existing or not
+# ("the role does not need to exist", moto/sts/models.py). Real STS answers
+# 403 AccessDenied when the role is missing, with the same message as when
+# its trust policy does not admit the caller, so a member account without
+# bucketmirror's member role must fail here as it fails in AWS.
+
+_ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::([0-9]{12}):role/(?:[^/]+/)*([^/]+)$")
+
+
+# A role that exists is assumed only when its trust policy admits the caller
+# (STS API Reference, AssumeRole: the trust policy and ExternalId). Trust is
+# evaluated for what bucketmirror's roles and the Organization's roles use:
+# an Allow of sts:AssumeRole whose AWS principal is "*", the caller's
+# account (id or :root) or the caller's own ARN, under StringEquals
+# conditions on sts:ExternalId and aws:PrincipalAccount; a statement with any
+# other condition key does not admit (unknown = not trusted).
+
+
+def _caller_arns(res):
+    from moto.sts.models import sts_backends
+
+    backend = sts_backends[res.current_account][res.partition]
+    _, arn, account = backend.get_caller_identity(res.get_access_key(), res.region)
+    arns = {arn}
+    m = re.match(r"arn:([^:]+):sts::(\d+):assumed-role/([^/]+)/", arn)
+    if m:
+        arns.add(f"arn:{m.group(1)}:iam::{m.group(2)}:role/{m.group(3)}")
+    return account, arn, arns
+
+
+def _trust_admits(policy, account, arns, external_id):
+    try:
+        doc = json.loads(policy) if isinstance(policy, str) else policy
+    except ValueError:
+        return False
+    statements = doc.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    for st in statements:
+        if st.get("Effect") != "Allow":
+            continue
+        actions = _as_list(st.get("Action", []))
+        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
+            continue
+        principal = st.get("Principal", {})
+        aws_principals = _as_list(principal.get("AWS", [])) if isinstance(principal, dict) else _as_list(principal)
+        if not any(p in ("*", account, f"arn:aws:iam::{account}:root") or p in arns for p in aws_principals):
+            continue
+        ok = True
+        for op, conds in (st.get("Condition") or {}).items():
+            for key, want in conds.items():
+                have = {"sts:externalid": external_id, "aws:principalaccount": account}.get(key.lower())
+                if op != "StringEquals" or have is None or have not in _as_list(want):
+                    ok = False
+        if ok:
+            return True
+    return False
+
+
+def patch_sts_assume_role_missing_role():
+    # conformance: sts-assume-role-missing-role, sts-assume-role-trust
+    from moto.iam.models import iam_backends
+    from moto.sts.responses import TokenResponse
+
+    orig = TokenResponse.assume_role
+
+    def assume_role(self):
+        # conformance: sts-assume-role-missing-role, sts-assume-role-trust
+        role_arn = self._get_param("RoleArn") or ""
+        m = _ROLE_ARN.match(role_arn)
+        if m:
+            partition, account, name = m.groups()
+            role = next((r for r in iam_backends[account][partition].roles.values() if r.name == name), None)
+            caller_account, caller, arns = _caller_arns(self)
+            if role is None or not _trust_admits(role.assume_role_policy_document, caller_account, arns, self._get_param("ExternalId")):
+                message = f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+                body = (
+                    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+                    f"<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{escape(message)}</Message></Error>"
+                    "<RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
+                )
+                # (body, headers with "status") is the shape moto's call_action
+                # passes through for the errors its handlers raise.
+                return body, {"status": 403, "Content-Type": "text/xml"}
+        return orig(self)
+
+    TokenResponse.assume_role = assume_role
+
+
 def main():
     enable_sfn_execution()
     patch_sfn_deepcopy()
@@ -1258,6 +1425,8 @@ def main():
     patch_s3_create_bucket_tags()
     patch_s3_list_buckets()
     patch_tagging_bucket_region()
+    patch_sts_assume_role_missing_role()
+    patch_s3_account_canonical_ids()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])
