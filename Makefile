@@ -62,9 +62,12 @@ lint: $(STATICCHECK)
 demo: ## the whole job on the embedded local cloud
 	$(GO) run ./cmd/demo
 
+# Each function's own sample event is events/<function>.json; the sweep's
+# is the schedule's. events/README.md says what every function answers
+# every file there.
 FN ?= create
-EVENT ?= events/$(FN).json
-invoke: $(RIE) ## run functions/$(FN) under aws-lambda-rie with $(EVENT), like `sam local invoke`
+EVENT ?= $(if $(filter sweep,$(FN)),events/scheduled.json,events/$(FN).json)
+invoke: $(RIE) ## run functions/$(FN) under aws-lambda-rie with $(EVENT) against the stack deployed locally, like `sam local invoke`
 	PATH="$(TOOLS):$$PATH" $(GO) run ./cmd/invoke $(FN) $(EVENT)
 
 bench: tools ## benchmarks; writes bench/results/latest.json

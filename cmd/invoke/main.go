@@ -1,45 +1,49 @@
-// Command invoke is `make invoke FN=create EVENT=events/create.json`: it
-// builds the function's real bootstrap, runs it under aws-lambda-rie against
-// a fresh local cloud (with the inventory table and the event's source
-// bucket in place) and prints the response — the job `sam local invoke` does
-// in a Docker container.
+// Command invoke is `make invoke FN=<function> EVENT=<file>`: it builds the
+// function's real bootstrap, deploys bucketmirror's stack into a fresh
+// local cloud (pkg/localdeploy: the table, both state machines, the
+// manifest bucket, every variable template.yaml sets), puts in place what
+// the event names (world.go), runs the bootstrap under aws-lambda-rie with
+// the event, waits for the mirror executions it started, and prints the
+// response and its outcome — the job `sam local invoke` does in a Docker
+// container, with a stack behind it. A function error prints the
+// function's own log.
 package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
-	"github.com/bucketmirror/bucketmirror/pkg/inventory"
-	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
-	"github.com/bucketmirror/bucketmirror/pkg/mirror"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: invoke FUNCTION EVENT_FILE   (e.g. invoke create events/create.json)")
+		fmt.Fprintln(os.Stderr, "usage: invoke FUNCTION EVENT_FILE   (e.g. invoke create events/create.json; FUNCTION is a directory of functions/)")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), os.Args[1], os.Args[2]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1], os.Args[2], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "invoke:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, fn, eventFile string) error {
+// errFunction is a function error: the response and the function's log
+// are printed already.
+var errFunction = errors.New("the function returned an error")
+
+func run(ctx context.Context, fn, eventFile string, stdout, stderr io.Writer) error {
 	event, err := os.ReadFile(eventFile)
+	if err != nil {
+		return err
+	}
+	root, err := moduleRoot()
 	if err != nil {
 		return err
 	}
@@ -48,67 +52,42 @@ func run(ctx context.Context, fn, eventFile string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bootstrap := filepath.Join(dir, "bootstrap")
-	// The flags of the Makefile's build-% (what `sam build` runs), for this
-	// machine's architecture.
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bootstrap, "./functions/"+fn)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building functions/%s: %w", fn, err)
-	}
-	cloud, err := localcloud.Start(ctx, localcloud.Options{Dir: dir})
+	bootstraps, err := buildBootstraps(ctx, root, dir, stderr, fn)
 	if err != nil {
 		return err
 	}
-	defer cloud.Close()
-	table := inventory.DefaultTable
-	if err := inventory.New(dynamodb.NewFromConfig(cloud.AWSConfig()), table).CreateTable(ctx); err != nil {
-		return err
-	}
-	if err := ensureSource(ctx, cloud, event); err != nil {
-		return err
-	}
-	env := []string{"BUCKETMIRROR_TABLE=" + table, "BUCKETMIRROR_ACCOUNT_ID=" + localcloud.AccountID, "BUCKETMIRROR_REGIONS=us-east-1 us-west-2"}
-	if err := cloud.RegisterBinary(ctx, fn, bootstrap, env); err != nil {
-		return err
-	}
-	resp, err := http.Post(cloud.Endpoint+"/2015-03-31/functions/"+fn+"/invocations", "application/json", bytes.NewReader(event))
+	s, err := startSession(ctx, dir)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	defer s.close()
+	if err := s.register(ctx, fn, bootstraps[fn]); err != nil {
+		return err
+	}
+	notes, err := s.seed(ctx, fn, event)
+	if err != nil {
+		return fmt.Errorf("putting in place what %s names: %w", eventFile, err)
+	}
+	for _, n := range notes {
+		fmt.Fprintln(stderr, "local cloud:", n)
+	}
+	res, err := s.invoke(ctx, fn, event)
+	if err != nil {
+		return err
+	}
 	var pretty bytes.Buffer
+	body := res.Body
 	if json.Indent(&pretty, body, "", "  ") == nil {
 		body = pretty.Bytes()
 	}
-	fmt.Printf("%s\n", body)
-	if fe := resp.Header.Get("X-Amz-Function-Error"); fe != "" {
-		return fmt.Errorf("function error (%s); its log: %s", fe, filepath.Join(dir, fn+".rie.log"))
+	fmt.Fprintf(stdout, "%s\n", body)
+	for _, e := range res.Executions {
+		fmt.Fprintf(stderr, "execution %s: %s%s\n", e.Name, e.Status, e.Error)
 	}
-	return nil
-}
-
-// ensureSource creates the source bucket a workflow event names, so the
-// sample events work on a fresh local cloud.
-func ensureSource(ctx context.Context, cloud *localcloud.Cloud, event []byte) error {
-	var ev mirror.Event
-	if json.Unmarshal(event, &ev) != nil {
-		return nil
-	}
-	in := ev.Input
-	if ev.Payload != nil {
-		in = *ev.Payload
-	}
-	name, err := mirror.BucketFromARN("sourceBucketARN", in.SourceBucketARN)
-	if err != nil || mirror.ValidateRegion(in.SourceRegion) != nil {
-		return nil // not a workflow event, or a deliberately bad one
-	}
-	s3c := awsclient.New(cloud.AWSConfig()).S3(in.SourceRegion)
-	_, err = s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
-	if err == nil {
-		fmt.Fprintf(os.Stderr, "created source bucket %s in the local cloud for the event\n", name)
+	fmt.Fprintf(stderr, "outcome: %s\n", res.Outcome)
+	if res.ErrorType != "" {
+		fmt.Fprintf(stderr, "function %s's log:\n%s\n", fn, res.Log)
+		return errFunction
 	}
 	return nil
 }

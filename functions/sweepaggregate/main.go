@@ -20,6 +20,6 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return (&sweep.FullSweepHandler{Sweeper: s}).Aggregate, nil
+		return (&sweep.FullSweepHandler{Sweeper: s}).AggregateLambda(), nil
 	})
 }

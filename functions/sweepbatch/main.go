@@ -20,6 +20,6 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return (&sweep.FullSweepHandler{Sweeper: s}).Batch, nil
+		return (&sweep.FullSweepHandler{Sweeper: s}).BatchLambda(), nil
 	})
 }

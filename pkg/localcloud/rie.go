@@ -78,7 +78,7 @@ func (c *Cloud) RegisterBinary(ctx context.Context, name, bootstrap string, env 
 	if err != nil {
 		return err
 	}
-	logFile, err := os.Create(filepath.Join(filepath.Dir(c.LogPath), name+".rie.log"))
+	logFile, err := os.Create(c.functionLogPath(name))
 	if err != nil {
 		return fmt.Errorf("creating log for function %s: %w", name, err)
 	}
@@ -110,6 +110,22 @@ func (c *Cloud) RegisterBinary(ctx context.Context, name, bootstrap string, env 
 		return old.stop()
 	}
 	return nil
+}
+
+func (c *Cloud) functionLogPath(name string) string {
+	return filepath.Join(filepath.Dir(c.LogPath), name+".rie.log")
+}
+
+// FunctionLog is everything a function registered with RegisterBinary has
+// written so far (aws-lambda-rie's lines and the function's own: its JSON
+// logs, EMF lines, a crash's stack), for reports while the cloud runs —
+// Close removes the file with the cloud's directory.
+func (c *Cloud) FunctionLog(name string) (string, error) {
+	b, err := os.ReadFile(c.functionLogPath(name))
+	if err != nil {
+		return "", fmt.Errorf("reading the log of function %s: %w", name, err)
+	}
+	return string(b), nil
 }
 
 func waitListening(ctx context.Context, addr string, proc *child) error {

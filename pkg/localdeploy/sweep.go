@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -52,9 +51,9 @@ func DeploySweep(ctx context.Context, cloud *localcloud.Cloud, s *sweep.Sweeper,
 		return "", fmt.Errorf("setting the lifecycle of the sweep manifest bucket %s: %w", bucket, err)
 	}
 	h := &sweep.FullSweepHandler{Sweeper: s}
-	cloud.Register(SweepListFunction, lambda.NewHandler(h.List))
-	cloud.Register(SweepBatchFunction, lambda.NewHandler(h.Batch))
-	cloud.Register(SweepAggregateFunction, lambda.NewHandler(h.Aggregate))
+	cloud.Register(SweepListFunction, h.ListLambda())
+	cloud.Register(SweepBatchFunction, h.BatchLambda())
+	cloud.Register(SweepAggregateFunction, h.AggregateLambda())
 	def, err := statemachine.SweepDefinition(map[string]string{
 		"SweepListFunctionArn":      cloud.FunctionARN(SweepListFunction),
 		"SweepBatchFunctionArn":     cloud.FunctionARN(SweepBatchFunction),

@@ -40,8 +40,11 @@ const (
 )
 
 // DecodeEvent decodes an event body into v, or returns a
-// MalformedEventError saying what is wrong with it.
-func DecodeEvent(function, expected string, body []byte, v any) error {
+// MalformedEventError saying what is wrong with it. With strict, a field v
+// does not have is wrong too (for events only a state machine's Parameters
+// shape, where any other field means the event was meant for another
+// function).
+func DecodeEvent(function, expected string, body []byte, v any, strict bool) error {
 	malformed := func(format string, args ...any) error {
 		return &MalformedEventError{Function: function, Reason: fmt.Sprintf(format, args...), Expected: expected}
 	}
@@ -58,7 +61,11 @@ func DecodeEvent(function, expected string, body []byte, v any) error {
 	case jsonDepth(trimmed) > maxEventDepth:
 		return malformed("the body nests deeper than %d levels", maxEventDepth)
 	}
-	if err := json.Unmarshal(trimmed, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
 			return malformed("field %s is a JSON %s, not a %s", typeErr.Field, typeErr.Value, typeErr.Type)
@@ -109,14 +116,16 @@ func jsonDepth(b []byte) int {
 // logged once, instead of the runtime's decoding error.
 type EventHandler[E, R any] struct {
 	Function, Expected string
-	Log                *slog.Logger
-	Handle             func(context.Context, E) (R, error)
+	// Strict refuses fields E does not have (DecodeEvent).
+	Strict bool
+	Log    *slog.Logger
+	Handle func(context.Context, E) (R, error)
 }
 
 // Invoke implements lambda.Handler.
 func (h EventHandler[E, R]) Invoke(ctx context.Context, body []byte) ([]byte, error) {
 	var ev E
-	if err := DecodeEvent(h.Function, h.Expected, body, &ev); err != nil {
+	if err := DecodeEvent(h.Function, h.Expected, body, &ev, h.Strict); err != nil {
 		log := h.Log
 		if log == nil {
 			log = slog.Default()

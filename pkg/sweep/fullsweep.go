@@ -15,6 +15,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/bucketmirror/bucketmirror/pkg/inventory"
+	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 )
 
 // The full sweep on Step Functions (statemachine/sweep.asl.json): a list
@@ -323,8 +324,29 @@ type FullSweepHandler struct {
 	Sweeper *Sweeper
 }
 
-// List is the list function's handler.
+// Shapes the full sweep's steps take (the sweep state machine's Parameters
+// in statemachine/sweep.asl.json), for their refusals.
+const (
+	ListEventShape      = `{"sweep": "<execution name>"} (the sweep state machine's ListSources step)`
+	BatchEventShape     = `a batch of the manifest {"sweep": ..., "batch": N, "readDestinations": bool, "sources": [...]} (one item of the Distributed Map)`
+	AggregateEventShape = `{"listing": <the list step's result>, "results": [...], "mapError": ...} (the sweep state machine's Aggregate step)`
+)
+
+// refuse logs an event a full-sweep step does not take, once, and names
+// the shape it does.
+func (h *FullSweepHandler) refuse(ctx context.Context, function, expected string) error {
+	err := &InvalidEventError{Reason: "the " + function + " function takes " + expected}
+	h.Sweeper.Log.ErrorContext(ctx, "event refused", "function", function, "error", err)
+	return err
+}
+
+// List is the list function's handler. An event without the sweep's name
+// is not the state machine's (a CloudTrail or direct sweep event sent to
+// the wrong function): refused before any listing is written.
 func (h *FullSweepHandler) List(ctx context.Context, req ListRequest) (Listing, error) {
+	if req.Sweep == "" {
+		return Listing{}, h.refuse(ctx, "sweep-list", ListEventShape)
+	}
 	l, err := h.Sweeper.List(ctx, req)
 	if err != nil {
 		h.Sweeper.Log.ErrorContext(ctx, "sweep listing failed", "error", err)
@@ -335,17 +357,41 @@ func (h *FullSweepHandler) List(ctx context.Context, req ListRequest) (Listing, 
 
 // Batch is the reconcile-batch function's handler.
 func (h *FullSweepHandler) Batch(ctx context.Context, b Batch) (BatchSummary, error) {
-	if len(b.Sources) == 0 && b.Sweep == "" {
-		return BatchSummary{}, &InvalidEventError{Reason: `a batch is {"sweep": ..., "batch": N, "readDestinations": bool, "sources": [...]}`}
+	// The list step never writes an empty batch.
+	if len(b.Sources) == 0 || b.Sweep == "" {
+		return BatchSummary{}, h.refuse(ctx, "sweep-batch", BatchEventShape)
 	}
 	return h.Sweeper.ReconcileBatch(ctx, b)
 }
 
-// Aggregate is the aggregate function's handler.
+// Aggregate is the aggregate function's handler. Without the list step's
+// result there is nothing to add up.
 func (h *FullSweepHandler) Aggregate(ctx context.Context, req AggregateRequest) (Summary, error) {
+	if req.Listing.Sweep == "" {
+		return Summary{}, h.refuse(ctx, "sweep-aggregate", AggregateEventShape)
+	}
 	sum, err := h.Sweeper.Aggregate(ctx, req)
 	if err != nil {
 		h.Sweeper.Log.ErrorContext(ctx, "sweep incomplete", "sweep", req.Listing.Sweep, "error", err)
 	}
 	return sum, err
+}
+
+// ListLambda, BatchLambda and AggregateLambda are the three steps' Lambda
+// handlers: a body that is not a JSON object, or has a field the step's
+// input does not (its input is exactly what the state machine's
+// Parameters, or the list step's manifest, make), is refused with a
+// MalformedEventError naming the shape, as the other functions do.
+func (h *FullSweepHandler) ListLambda() mirror.EventHandler[ListRequest, Listing] {
+	return mirror.EventHandler[ListRequest, Listing]{Function: "sweep-list", Strict: true, Expected: ListEventShape, Log: h.Sweeper.Log, Handle: h.List}
+}
+
+// BatchLambda: see ListLambda.
+func (h *FullSweepHandler) BatchLambda() mirror.EventHandler[Batch, BatchSummary] {
+	return mirror.EventHandler[Batch, BatchSummary]{Function: "sweep-batch", Strict: true, Expected: BatchEventShape, Log: h.Sweeper.Log, Handle: h.Batch}
+}
+
+// AggregateLambda: see ListLambda.
+func (h *FullSweepHandler) AggregateLambda() mirror.EventHandler[AggregateRequest, Summary] {
+	return mirror.EventHandler[AggregateRequest, Summary]{Function: "sweep-aggregate", Strict: true, Expected: AggregateEventShape, Log: h.Sweeper.Log, Handle: h.Aggregate}
 }
