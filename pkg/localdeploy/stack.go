@@ -79,6 +79,8 @@ func FunctionEnv(fn, machineARN string) []string {
 		"BUCKETMIRROR_DESTINATION_REGIONS=" + StackDestinationRegions,
 		"BUCKETMIRROR_POLICY_VALUE_MAP={}",
 		"BUCKETMIRROR_DEST_PREFIX=" + mirror.DefaultDestPrefix,
+		"BUCKETMIRROR_MEMBER_ROLE=" + awsclient.DefaultMemberRole,
+		"BUCKETMIRROR_EXTERNAL_ID=",
 		"BUCKETMIRROR_SWEEP_BUCKET=" + SweepBucket,
 		"BUCKETMIRROR_SWEEP_BATCH_SIZE=100",
 		"BUCKETMIRROR_SWEEP_MAX_CONCURRENCY=40",
