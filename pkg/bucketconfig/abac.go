@@ -41,10 +41,10 @@ func putAbac(ctx context.Context, e *Engine, b Bucket, status types.BucketAbacSt
 }
 
 // abacEnabled says whether b has ABAC enabled. Stores that do not implement
-// ABAC (S3-compatible ones) have it off.
+// ABAC (S3-compatible ones) and Regions that do not offer it have it off.
 func abacEnabled(ctx context.Context, e *Engine, b Bucket) (bool, error) {
 	out, err := e.clients.S3(b.Region).GetBucketAbac(ctx, &s3.GetBucketAbacInput{Bucket: &b.Name})
-	if isNotFound(err, codeNotImplemented) {
+	if isUnavailable(err) {
 		return false, nil
 	}
 	if err != nil {

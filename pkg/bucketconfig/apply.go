@@ -145,6 +145,20 @@ func (e *Engine) applyStep(ctx context.Context, dest Bucket, step Step) Result {
 		r.Status, r.Notes = StatusManual, append(slices.Clone(r.Notes), manual.Note)
 		return r
 	}
+	if err != nil && step.Action != ActionError && isUnavailable(err) {
+		// The destination Region refuses the write as a method or argument
+		// it does not offer, though its read answered: the configuration
+		// (which S3 accepted in the source Region) cannot exist there. A
+		// note, so the run finishes and the sweep does not retry it.
+		what := step.Kind
+		if e.plan != nil {
+			what = fmt.Sprintf("%s of %s", step.Kind, e.plan.Mirror.Source.Name)
+		}
+		r.Status, r.Notes = StatusReported, append(slices.Clone(r.Notes), Note{Kind: step.Kind, Severity: SeverityNotCopied,
+			Message: fmt.Sprintf("%s is not copied: %s is not available in %s (S3 answers %s when writing it to %s), so this configuration cannot exist there",
+				what, step.Kind, dest.Region, ErrorCode(err), dest.Name)})
+		return r
+	}
 	if err != nil {
 		r.Status, r.Error, r.Code = StatusFailed, err.Error(), ErrorCode(err)
 		return r

@@ -404,3 +404,46 @@ func TestNotificationTargetPolicyNamed(t *testing.T) {
 		}
 	}
 }
+
+// writeGapRegion refuses CORS writes with 405 while its CORS read answers:
+// the configured gap of this package's local cloud (main_test.go).
+const (
+	writeGapRegion = "ca-west-1"
+	writeGapConfig = `[{"subresource": "cors", "methods": ["PUT", "DELETE"], "regions": ["` + writeGapRegion + `"], "code": "MethodNotAllowed"}]`
+)
+
+// s3-feature-not-in-region (write): a destination Region whose read of a
+// kind answers but whose write is refused as a method it does not offer.
+// The source's configuration cannot exist there: a not-copied note naming
+// the Region, run after run, never a failure.
+func TestWriteRefusedByDestinationRegion(t *testing.T) {
+	f := newFixture(t)
+	f.moveDest(writeGapRegion)
+	rules := &types.CORSConfiguration{CORSRules: []types.CORSRule{{AllowedMethods: []string{"GET"}, AllowedOrigins: []string{"https://example.com"}}}}
+	_, err := f.dst().GetBucketCors(f.ctx, &s3.GetBucketCorsInput{Bucket: &f.m.Dest.Name})
+	if ErrorCode(err) != codeNoSuchCORS {
+		t.Fatalf("CORS read in %s: %v, want %s (the read is offered)", writeGapRegion, err, codeNoSuchCORS)
+	}
+	_, err = f.dst().PutBucketCors(f.ctx, &s3.PutBucketCorsInput{Bucket: &f.m.Dest.Name, CORSConfiguration: rules})
+	if ErrorCode(err) != codeMethodNotAllowed {
+		t.Fatalf("CORS write in %s: %v, want %s", writeGapRegion, err, codeMethodNotAllowed)
+	}
+	_, err = f.src().PutBucketCors(f.ctx, &s3.PutBucketCorsInput{Bucket: &f.m.Source.Name, CORSConfiguration: rules})
+	f.must(err)
+	for run := 1; run <= 2; run++ {
+		r := f.resultsByKind()["cors"]
+		if r.Status != StatusReported {
+			t.Errorf("run %d: cors is %s (%s), want reported", run, r.Status, r.Error)
+		}
+		n, ok := noteMentioning(r, "not available in "+writeGapRegion, codeMethodNotAllowed, f.m.Source.Name, f.m.Dest.Name)
+		if !ok || n.Severity != SeverityNotCopied {
+			t.Errorf("run %d: no not-copied note naming %s: %+v", run, writeGapRegion, r.Notes)
+		}
+	}
+	// The same code from a Region that offers the write is not this case:
+	// the kind's other Regions still copy it.
+	f.moveDest(dstRegion)
+	if r := f.resultsByKind()["cors"]; r.Status != StatusApplied {
+		t.Errorf("cors into %s: %s %s, want applied", dstRegion, r.Status, r.Error)
+	}
+}

@@ -107,10 +107,12 @@ func Classify(err error, notFound ...string) Class {
 	return ClassOther
 }
 
-// unavailableCodes answer a configuration *read* (a GET without arguments)
-// in a Region that does not offer the API. On a read nothing else can make
-// S3 answer them, so they are safe to take as "not offered here"; writes are
-// never classified this way.
+// unavailableCodes answer a request in a Region that does not offer the
+// API (or one of its arguments). On a read (a GET without arguments) nothing
+// else can make S3 answer them. On a write of a destination they are taken
+// the same way: the document written is the one S3 accepted in the source
+// Region, so an argument refused here is one this Region does not offer
+// (CreateBucket Tags, docs/s3-conformance.md create-bucket-tags-not-in-region).
 var unavailableCodes = map[string]bool{codeMethodNotAllowed: true, codeUnsupportedArgument: true, codeNotImplemented: true}
 
 // isUnavailable says whether a read error means the Region does not offer

@@ -1148,30 +1148,54 @@ def _bpa_policy_error(res, bucket_name):
     return None
 
 
-# Bucket subresources some Regions do not offer, and what S3 answers there.
-# query key -> {Region: (status, code, message)}.
+# Bucket subresources some Regions do not offer, and what S3 answers there:
+# the configured set of Regions without a feature (docs/s3-conformance.md,
+# "Regions without a feature"). Each gap is (query key, HTTP methods or None
+# for every method, Regions, answer). BUCKETMIRROR_LOCALCLOUD_REGION_GAPS
+# (JSON list of {"subresource", "methods", "regions", "code"}) adds gaps at
+# start, so that a test can give a Region a gap real S3 is not known to have
+# (e.g. a write refused where the read answers) without the defaults
+# claiming it.
 NOT_ALLOWED = (405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
 UNSUPPORTED = (400, "UnsupportedArgument", "The request contained an unsupported argument.")
+NOT_IMPLEMENTED = (501, "NotImplemented", "A header you provided implies functionality that is not implemented.")
+ANSWERS = {a[1]: a for a in (NOT_ALLOWED, UNSUPPORTED, NOT_IMPLEMENTED)}
 GOV_REGIONS = ("us-gov-west-1", "us-gov-east-1")
-REGION_UNAVAILABLE = {
+REGION_GAPS = [
     # Transfer Acceleration: 405 in commercial Regions without it (af-south-1,
     # eu-south-2, ...), 400 UnsupportedArgument in GovCloud.
-    "accelerate": {"af-south-1": NOT_ALLOWED, "eu-south-2": NOT_ALLOWED, **{r: UNSUPPORTED for r in GOV_REGIONS}},
-    # S3 Metadata and ABAC are not offered in GovCloud here; the code real
-    # S3 answers there is unverified.
-    "metadataConfiguration": {r: NOT_ALLOWED for r in GOV_REGIONS},
-    "metadataTable": {r: NOT_ALLOWED for r in GOV_REGIONS},
-    "abac": {r: NOT_ALLOWED for r in GOV_REGIONS},
-}
+    ("accelerate", None, ("af-south-1", "eu-south-2"), NOT_ALLOWED),
+    ("accelerate", None, GOV_REGIONS, UNSUPPORTED),
+    # S3 Metadata is offered only in the Regions the User Guide lists (no
+    # GovCloud Region in any version of the list); ABAC needs S3 Control
+    # tagging, which answers MethodNotAllowed outside the commercial
+    # partition. The code these two answer there is unverified.
+    ("metadataConfiguration", None, GOV_REGIONS, NOT_ALLOWED),
+    ("metadataTable", None, GOV_REGIONS, NOT_ALLOWED),
+    ("abac", None, GOV_REGIONS, NOT_ALLOWED),
+]
+# Regions where CreateBucket refuses CreateBucketConfiguration/Tags (no
+# tag-on-create): 400 UnsupportedArgument.
+CREATE_TAGS_GAP_REGIONS = set(GOV_REGIONS)
 
 
-def _region_unavailable(res, bucket_name, qs):
+def _configured_gaps():
+    import os
+
+    raw = os.environ.get("BUCKETMIRROR_LOCALCLOUD_REGION_GAPS", "")
+    if not raw:
+        return
+    for gap in json.loads(raw):
+        methods = tuple(m.upper() for m in gap["methods"]) if gap.get("methods") else None
+        REGION_GAPS.append((gap["subresource"], methods, tuple(gap["regions"]), ANSWERS[gap["code"]]))
+
+
+def _region_unavailable(res, bucket_name, qs, method):
     # conformance: s3-accelerate-not-in-region, s3-accelerate-not-in-partition, s3-feature-not-in-region
-    for key, regions in REGION_UNAVAILABLE.items():
-        if key in qs:
+    for key, methods, regions, answer in REGION_GAPS:
+        if key in qs and (methods is None or method in methods):
             bucket = _bucket_or_none(res, bucket_name)
-            answer = regions.get(bucket.region_name) if bucket else None
-            if answer:
+            if bucket is not None and bucket.region_name in regions:
                 return _error(answer[0], answer[1], answer[2], bucket_name)
     return None
 
@@ -1187,20 +1211,20 @@ def patch_s3_conformance():
     orig_post = S3Response._bucket_response_post
 
     def get(self, bucket_name, qs):
-        return _region_unavailable(self, bucket_name, qs) or orig_get(self, bucket_name, qs)
+        return _region_unavailable(self, bucket_name, qs, "GET") or orig_get(self, bucket_name, qs)
 
     def put(self, request, bucket_name, qs):
-        out = _region_unavailable(self, bucket_name, qs)
+        out = _region_unavailable(self, bucket_name, qs, "PUT")
         if out is None and "policy" in qs:
             out = _bpa_policy_error(self, bucket_name)
         return out or orig_put(self, request, bucket_name, qs)
 
     def delete(self, bucket_name, qs):
-        return _region_unavailable(self, bucket_name, qs) or orig_delete(self, bucket_name, qs)
+        return _region_unavailable(self, bucket_name, qs, "DELETE") or orig_delete(self, bucket_name, qs)
 
     def post(self, request, bucket_name):
         qs = self._get_querystring(request, self.uri)
-        return _region_unavailable(self, bucket_name, qs) or orig_post(self, request, bucket_name)
+        return _region_unavailable(self, bucket_name, qs, "POST") or orig_post(self, request, bucket_name)
 
     S3Response._bucket_response_get = get
     S3Response._bucket_response_put = put
@@ -1230,13 +1254,18 @@ def patch_s3_create_bucket_tags():
         # conformance: create-bucket-tags
         if qs or not self.body:
             return orig_put(self, request, bucket_name, qs)
-        existed = bucket_name in self.backend.buckets
-        out = orig_put(self, request, bucket_name, qs)
-        if existed or (isinstance(out, tuple) and out[0] >= 300):
-            return out
         try:
             root = ET.fromstring(_as_text(self.body))
         except ET.ParseError:
+            return orig_put(self, request, bucket_name, qs)
+        region = root.findtext(f"{{{NS}}}LocationConstraint") or root.findtext("LocationConstraint") or "us-east-1"
+        has_tags = root.find(f"{{{NS}}}Tags") is not None or root.find("Tags") is not None
+        if has_tags and region in CREATE_TAGS_GAP_REGIONS:
+            # conformance: create-bucket-tags-not-in-region
+            return _error(*UNSUPPORTED, bucket_name)
+        existed = bucket_name in self.backend.buckets
+        out = orig_put(self, request, bucket_name, qs)
+        if existed or (isinstance(out, tuple) and out[0] >= 300):
             return out
         tags = {}
         for tag in root.findall(f"{{{NS}}}Tags/{{{NS}}}Tag") + root.findall("Tags/Tag"):
@@ -1421,6 +1450,7 @@ def main():
     patch_s3_acl_listing()
     patch_s3_bucket_configs()
     patch_s3_replication_and_metadata()
+    _configured_gaps()
     patch_s3_conformance()
     patch_s3_create_bucket_tags()
     patch_s3_list_buckets()

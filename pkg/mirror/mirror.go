@@ -378,7 +378,26 @@ func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string
 	if region != "us-east-1" { // us-east-1 rejects its own name as LocationConstraint
 		in.CreateBucketConfiguration.LocationConstraint = types.BucketLocationConstraint(region)
 	}
-	if _, err := s3c.CreateBucket(ctx, in); err != nil {
+	_, err = s3c.CreateBucket(ctx, in)
+	if bucketconfig.ErrorCode(err) == "UnsupportedArgument" && len(in.CreateBucketConfiguration.Tags) > 0 {
+		// Regions without tag-on-create refuse CreateBucketConfiguration
+		// Tags (docs/s3-conformance.md create-bucket-tags-not-in-region):
+		// create without them; the configure step tags the new bucket,
+		// the source tag first (checkOwned of a created bucket).
+		tags := in.CreateBucketConfiguration.Tags
+		in.CreateBucketConfiguration.Tags = nil
+		if _, err = s3c.CreateBucket(ctx, in); err == nil {
+			// The source tag at once, so that a run stopped here leaves a
+			// bucket the next run recognises as its own.
+			for _, t := range tags {
+				if aws.ToString(t.Key) == m.SourceTag() {
+					return true, m.tagOwned(ctx, dest, region, t)
+				}
+			}
+			return true, nil
+		}
+	}
+	if err != nil {
 		var owned *types.BucketAlreadyOwnedByYou
 		var exists *types.BucketAlreadyExists
 		switch {
