@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/aws/smithy-go"
@@ -28,16 +29,24 @@ const conformanceDoc = "../docs/s3-conformance.md"
 
 // target is where the suite runs: the local cloud, or a real account.
 type target struct {
-	s3     *s3.Client
-	region string
-	where  string // "local cloud" or "aws <region>"
+	s3      *s3.Client
+	cfg     aws.Config
+	clients *awsclient.Clients
+	region  string
+	where   string // "local cloud" or "aws <region>"
+	real    bool
+	account string // the account's id, for the engine's S3 Control calls
 }
 
 func newTarget(t *testing.T) target {
 	t.Helper()
 	if os.Getenv("BUCKETMIRROR_E2E") != "1" {
-		cloud := localcloud.ForTest(t)
-		return target{s3: awsclient.New(cloud.AWSConfig()).S3(cloud.Region), region: cloud.Region, where: "local cloud"}
+		if cloud == nil {
+			t.Fatal("the local cloud did not start (see TestMain's output)")
+		}
+		clients := awsclient.New(cloud.AWSConfig())
+		return target{s3: clients.S3(cloud.Region), cfg: cloud.AWSConfig(), clients: clients, region: cloud.Region,
+			where: "local cloud", account: localcloud.AccountID}
 	}
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx)
@@ -50,7 +59,13 @@ func newTarget(t *testing.T) target {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	return target{s3: awsclient.New(cfg).S3(cfg.Region), region: cfg.Region, where: "aws " + cfg.Region}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatalf("finding the account of the credentials: %v", err)
+	}
+	clients := awsclient.New(cfg)
+	return target{s3: clients.S3(cfg.Region), cfg: cfg, clients: clients, region: cfg.Region, where: "aws " + cfg.Region,
+		real: true, account: aws.ToString(id.Account)}
 }
 
 // bucket creates a bmtest-<random> bucket and deletes it when the test
@@ -141,7 +156,21 @@ func check(t *testing.T, tg target, id string, err error) {
 	}
 }
 
-func TestMain(m *testing.M) {
+// cloud is the local cloud every scenario shares when the suite does not
+// run against a real account.
+var cloud *localcloud.Cloud
+
+func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
+
+func runSuite(m *testing.M) int {
+	if os.Getenv("BUCKETMIRROR_E2E") != "1" {
+		var err error
+		if cloud, err = localcloud.Start(context.Background(), localcloud.Options{}); err != nil {
+			fmt.Fprintln(os.Stderr, "starting the local cloud:", err)
+			return 1
+		}
+		defer cloud.Close()
+	}
 	code := m.Run()
 	if path := os.Getenv("BUCKETMIRROR_E2E_REPORT"); path != "" {
 		body := "| Row id | Observed status | Observed code | Where | Date |\n|---|---|---|---|---|\n" + strings.Join(reported, "\n") + "\n"
@@ -150,7 +179,10 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	if code != 0 && cloud != nil {
+		fmt.Fprintf(os.Stderr, "moto log tail (%s):\n%s\n", cloud.LogPath, cloud.LogTail(30))
+	}
+	return code
 }
 
 // The scenarios. Each is the request behind one row, on a fresh bmtest-
