@@ -7,7 +7,8 @@
 // TestMirrorScenarios runs the engine's mirroring scenarios (every kind
 // mirrored to another Region and planned again, a public source through
 // Block Public Access, BucketOwnerEnforced and ACLs, an MFA delete
-// destination, Region-bound policy conditions, a Region without a feature)
+// destination, Region-bound policy conditions, a Region without a feature,
+// a notification target whose policy does not admit the destination)
 // with the same engine the Lambdas run; the probes inside them report rows
 // too.
 //

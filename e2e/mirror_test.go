@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
@@ -446,6 +448,57 @@ func TestMirrorScenarios(t *testing.T) {
 				t.Errorf("run %d: accelerate %s %+v, want a not-copied note naming %s", run, r.Status, r.Notes, gap)
 			}
 		}
+		sc.wantNoDiff(m)
+	})
+
+	// A mapped notification target whose policy does not admit the
+	// destination bucket: the failure says which policy to change; once it
+	// admits it, the notifications are copied.
+	t.Run("notification-target-policy", func(t *testing.T) {
+		if tg.real {
+			t.Skip("needs SQS queues, and the suite creates nothing but bmtest- buckets in a real account")
+		}
+		sc := newScenario(t, tg)
+		src := sc.source("events")
+		dstRegion := sc.destRegion()
+		queue := func(region, name, sourceArn string) string {
+			t.Helper()
+			c := sqs.NewFromConfig(tg.cfg, func(o *sqs.Options) { o.Region = region })
+			out, err := c.CreateQueue(sc.ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{"Policy": `{"Version":"2012-10-17","Statement":[` +
+				`{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"sqs:SendMessage","Resource":"*","Condition":{"ArnLike":{"aws:SourceArn":"` + sourceArn + `"}}}]}`}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _, _ = c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl}) })
+			attrs, err := c.GetQueueAttributes(sc.ctx, &sqs.GetQueueAttributesInput{QueueUrl: out.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+		}
+		srcQueue := queue(src.Region, sc.prefix+"q", "arn:aws:s3:::"+src.Name)
+		m := sc.mirrorTo(src, dstRegion)
+		dstQueue := queue(dstRegion, sc.prefix+"q-wrong", "arn:aws:s3:::some-other-bucket")
+		sc.engine = bucketconfig.New(tg.clients, bucketconfig.Options{NamePrefix: sc.prefix, AccountID: tg.account, PropagationTimeout: 2 * time.Minute,
+			NotificationTargets: map[string]string{srcQueue: dstQueue}})
+		if _, err := tg.clients.S3(src.Region).PutBucketNotificationConfiguration(sc.ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: &src.Name,
+			NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{{Id: aws.String("uploads"),
+				QueueArn: aws.String(srcQueue), Events: []types.Event{"s3:ObjectCreated:*"}}}}}); err != nil {
+			t.Fatal(err)
+		}
+		results := sc.configure(m)
+		if r := results["notifications"]; r.Status != bucketconfig.StatusFailed || !strings.Contains(r.Error, "SQS queue "+dstQueue) ||
+			!strings.Contains(r.Error, "SetQueueAttributes") || !strings.Contains(r.Error, "arn:aws:s3:::"+m.Dest.Name) {
+			t.Errorf("notifications: %s %q, want a failure naming the queue, the policy to change and the destination bucket", r.Status, r.Error)
+		}
+		delete(results, "notifications")
+		wantNoFailure(t, results)
+		rightQueue := queue(dstRegion, sc.prefix+"q-right", "arn:aws:s3:::"+m.Dest.Name)
+		sc.engine = bucketconfig.New(tg.clients, bucketconfig.Options{NamePrefix: sc.prefix, AccountID: tg.account, PropagationTimeout: 2 * time.Minute,
+			NotificationTargets: map[string]string{srcQueue: rightQueue}})
+		results = sc.configure(m)
+		wantNoFailure(t, results)
+		wantApplied(t, results, "notifications")
 		sc.wantNoDiff(m)
 	})
 
