@@ -18,9 +18,10 @@ import (
 const (
 	SweepFunction         = "bucketmirror-sweep"
 	SweepStateMachineName = "bucketmirror-sweep"
-	// SweepBucket is the full sweep's manifest bucket (the template's
-	// SweepBucket, named by CloudFormation there).
-	SweepBucket = "bucketmirror-sweep-manifests"
+	// SweepBucket is the full sweep's manifest bucket, named as the
+	// template names its SweepBucket (bucketmirror's own bucket carries
+	// DestinationNamePrefix; "local" stands for the stack id's group).
+	SweepBucket = mirror.DefaultDestPrefix + "sweep-local"
 	// StackDestinationRegions is the local stack's DestinationRegions
 	// parameter: the Regions of the sample events in events/.
 	StackDestinationRegions = "us-east-1 us-west-2"
