@@ -65,11 +65,14 @@ type Mirror struct {
 	DestKinds   map[string]string `dynamodbav:"destKinds"`
 	// SourceRegion is where the source lives, so an event about the
 	// destination can reconcile the mirror without looking the source up.
-	SourceRegion string    `dynamodbav:"sourceRegion,omitempty"`
-	LastRunID    string    `dynamodbav:"lastRunId,omitempty"`
-	LastRunAt    string    `dynamodbav:"lastRunAt,omitempty"` // RFC 3339
-	LastError    string    `dynamodbav:"lastError,omitempty"`
-	UpdatedAt    time.Time `dynamodbav:"updatedAt"`
+	SourceRegion string `dynamodbav:"sourceRegion,omitempty"`
+	// SourceAccount is the account the source is in; absent (records
+	// written before sources in other accounts) is the deployment's own.
+	SourceAccount string    `dynamodbav:"sourceAccount,omitempty"`
+	LastRunID     string    `dynamodbav:"lastRunId,omitempty"`
+	LastRunAt     string    `dynamodbav:"lastRunAt,omitempty"` // RFC 3339
+	LastError     string    `dynamodbav:"lastError,omitempty"`
+	UpdatedAt     time.Time `dynamodbav:"updatedAt"`
 	// Attempts counts the runs started since the mirror last FINISHED and
 	// AttemptHash is the source snapshot hash the latest was started for:
 	// the sweep backs off retrying a FAILED mirror whose source has not
@@ -89,6 +92,9 @@ func (m *Mirror) Inherit(prev *Mirror) {
 	m.SourceKinds, m.DestKinds = prev.SourceKinds, prev.DestKinds
 	if m.SourceRegion == "" {
 		m.SourceRegion = prev.SourceRegion
+	}
+	if m.SourceAccount == "" {
+		m.SourceAccount = prev.SourceAccount
 	}
 	m.Attempts, m.AttemptHash = prev.Attempts, prev.AttemptHash
 }

@@ -53,7 +53,20 @@ func retryBackoff(attempts int) time.Duration {
 	return min(retryBackoffBase<<min(attempts-2, 5), retryBackoffMax)
 }
 
-var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+var (
+	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+	// roleNameRE is IAM's RoleName pattern and length
+	// (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
+	roleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+)
+
+// AccountsOrganization as BUCKETMIRROR_ACCOUNTS looks for sources in every
+// ACTIVE account of the Organization.
+const AccountsOrganization = "organization"
+
+// DefaultMemberRole is the role deploy/member-account.yaml creates in each
+// member account.
+const DefaultMemberRole = "bucketmirror-member"
 
 // Config is what a sweep needs besides its clients.
 type Config struct {
@@ -68,9 +81,22 @@ type Config struct {
 	// Regions when those are set (BUCKETMIRROR_REGIONS alone has always
 	// narrowed both), else every Region bucketmirror knows (mirror.Regions).
 	DestinationRegions []string
-	// AccountID owns sources and destinations (the state machine input
-	// carries it).
+	// AccountID is the deployment's own account (the state machine input
+	// carries it): sources there are read with the functions' own
+	// credentials.
 	AccountID string
+	// Accounts are the accounts to look for sources in (the deployment's
+	// own only when it is listed); empty with Organization false means the
+	// deployment's own account only. Sources in any other account are read
+	// through the member role there (MemberRole).
+	Accounts []string
+	// Organization: look for sources in every ACTIVE account of the
+	// Organization (AWS Organizations ListAccounts, which answers in the
+	// management account or a delegated administrator).
+	Organization bool
+	// MemberRole is the role name assumed in other accounts
+	// (BUCKETMIRROR_MEMBER_ROLE, default bucketmirror-member).
+	MemberRole string
 	// EventBus receives the sweep's events (default "default").
 	EventBus string
 	// Concurrency bounds the source buckets reconciled at once (default 8);
@@ -109,7 +135,8 @@ type Config struct {
 
 // ConfigFromEnv reads BUCKETMIRROR_TAG_PREFIX, BUCKETMIRROR_REGIONS and
 // BUCKETMIRROR_DESTINATION_REGIONS (space-separated, either may be empty),
-// BUCKETMIRROR_EVENT_BUS, BUCKETMIRROR_ACCOUNT_ID and
+// BUCKETMIRROR_EVENT_BUS, BUCKETMIRROR_ACCOUNT_ID, BUCKETMIRROR_ACCOUNTS
+// (space-separated account ids, or "organization"), BUCKETMIRROR_MEMBER_ROLE and
 // BUCKETMIRROR_OWN_ROLE_ARNS (space-separated), and for the full sweep's
 // functions BUCKETMIRROR_SWEEP_BUCKET, BUCKETMIRROR_SWEEP_BATCH_SIZE,
 // BUCKETMIRROR_SWEEP_MAX_CONCURRENCY and BUCKETMIRROR_DESTINATION_READ_EVERY,
@@ -124,8 +151,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		AccountID:          getenv("BUCKETMIRROR_ACCOUNT_ID"),
 		Owner:              getenv("AWS_LAMBDA_LOG_STREAM_NAME"),
 		OwnRoles:           strings.Fields(getenv("BUCKETMIRROR_OWN_ROLE_ARNS")),
+		MemberRole:         getenv("BUCKETMIRROR_MEMBER_ROLE"),
 
 		ManifestBucket: getenv("BUCKETMIRROR_SWEEP_BUCKET"),
+	}
+	if accounts := strings.Fields(getenv("BUCKETMIRROR_ACCOUNTS")); slices.Contains(accounts, AccountsOrganization) {
+		if len(accounts) > 1 {
+			return c, fmt.Errorf("BUCKETMIRROR_ACCOUNTS %q: %q stands alone (every ACTIVE account of the Organization); write either it or account ids", strings.Join(accounts, " "), AccountsOrganization)
+		}
+		c.Organization = true
+	} else {
+		c.Accounts = accounts
 	}
 	for _, n := range []struct {
 		name string
@@ -174,6 +210,10 @@ func (c Config) withDefaults() Config {
 	if c.MapConcurrency <= 0 {
 		c.MapConcurrency = DefaultMapConcurrency
 	}
+	if c.MemberRole == "" {
+		c.MemberRole = DefaultMemberRole
+	}
+	c.Accounts = slices.Compact(slices.Sorted(slices.Values(c.Accounts)))
 	if c.DestinationReadEvery <= 0 {
 		c.DestinationReadEvery = 1
 	}
@@ -205,6 +245,14 @@ func (c Config) validate() error {
 	if !accountRE.MatchString(c.AccountID) {
 		return fmt.Errorf("BUCKETMIRROR_ACCOUNT_ID %q must be a 12-digit AWS account id", c.AccountID)
 	}
+	for _, a := range c.Accounts {
+		if !accountRE.MatchString(a) {
+			return fmt.Errorf("BUCKETMIRROR_ACCOUNTS: %q must be a 12-digit AWS account id (space-separated ids, or %q alone)", a, AccountsOrganization)
+		}
+	}
+	if !roleNameRE.MatchString(c.MemberRole) {
+		return fmt.Errorf("BUCKETMIRROR_MEMBER_ROLE %q is not an IAM role name (letters, digits and +=,.@_- , at most 64)", c.MemberRole)
+	}
 	return nil
 }
 
@@ -212,4 +260,5 @@ func (c Config) allowsRegion(r string) bool { return slices.Contains(c.Destinati
 
 func (c Config) regionsTag() string { return c.TagPrefix + "destination-regions" }
 func (c Config) bucketTag() string  { return c.TagPrefix + "destination-bucket" }
+func (c Config) accountTag() string { return c.TagPrefix + "destination-account" }
 func (c Config) sourceTag() string  { return c.TagPrefix + "source" }

@@ -55,6 +55,13 @@ const (
 	// sourceRegion, region (the offending token, "-" when the value names no
 	// Region), error (names the bucket and the value).
 	DetailInvalid = "Mirror Invalid"
+	// DetailAccountUnreachable: the sweep could not look for sources in an
+	// account (BUCKETMIRROR_ACCOUNTS): its member role is missing, does not
+	// trust this deployment, or denies the listing; the other accounts were
+	// swept. Sent once per sweep and account. Fields: account, role (the
+	// member role's ARN), errorCode (the AWS error code, e.g. AccessDenied),
+	// error. resources holds the role's ARN.
+	DetailAccountUnreachable = "Sweep Account Unreachable"
 )
 
 // EventDetail is the detail of every event the sweep publishes; which
@@ -75,6 +82,9 @@ type EventDetail struct {
 	ObservedDestHash string `json:"observedDestHash,omitempty"`
 	PreviousStatus   string `json:"previousStatus,omitempty"`
 	Error            string `json:"error,omitempty"`
+	Account          string `json:"account,omitempty"`
+	Role             string `json:"role,omitempty"`
+	ErrorCode        string `json:"errorCode,omitempty"`
 }
 
 // PutEventsAPI is the part of the EventBridge client the publisher uses.
@@ -110,7 +120,13 @@ func (p *publisher) add(ctx context.Context, detailType string, d EventDetail) {
 		p.recordFailure(1, fmt.Sprintf("%s of %s: encoding detail: %v", detailType, d.Source, err))
 		return
 	}
-	resources := []string{"arn:aws:s3:::" + d.Source}
+	var resources []string
+	switch {
+	case d.Source != "":
+		resources = append(resources, "arn:aws:s3:::"+d.Source)
+	case d.Role != "":
+		resources = append(resources, d.Role)
+	}
 	if d.Dest != "" {
 		resources = append(resources, "arn:aws:s3:::"+d.Dest)
 	}

@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,8 @@ import (
 type BatchSource struct {
 	Name   string            `json:"name"`
 	Region string            `json:"region,omitempty"`
+	// Account is the account the source is in (empty: the deployment's own).
+	Account string `json:"account,omitempty"`
 	Tags   map[string]string `json:"tags,omitempty"`
 	// Lookup: read Region and tags from S3 itself (listed in the inventory,
 	// not by the Tagging API).
@@ -70,6 +73,10 @@ type Listing struct {
 	// Errors are what kept the listing from seeing every bucket (a Tagging
 	// API Region that failed); the aggregate reports them.
 	Errors []string `json:"errors,omitempty"`
+	// Accounts counts the accounts looked in, AccountErrors the ones that
+	// could not be (the aggregate reports them: summary, event, metric).
+	Accounts      int            `json:"accounts,omitempty"`
+	AccountErrors []AccountError `json:"accountErrors,omitempty"`
 	// ListMS is how long listing took.
 	ListMS int64 `json:"listMs"`
 }
@@ -90,6 +97,9 @@ type BatchSummary struct {
 	DurationMS      int64    `json:"durationMs"`
 	FailedSources   []string `json:"failedSources,omitempty"`
 	UnreachedNames  []string `json:"unreachedSources,omitempty"`
+	// AccountErrors are accounts this batch could not act in (a member role
+	// removed since the listing); the aggregate reports them.
+	AccountErrors []AccountError `json:"accountErrors,omitempty"`
 }
 
 // AggregateRequest is the aggregate step's input: the listing and the
@@ -153,6 +163,10 @@ func (s *Sweeper) List(ctx context.Context, req ListRequest) (Listing, error) {
 	}); err != nil {
 		return Listing{}, fmt.Errorf("writing the sweep manifest s3://%s/%s: %w", l.Bucket, l.Key, err)
 	}
+	l.Accounts, l.AccountErrors = r.accountCount, r.accountErrors()
+	for _, e := range l.AccountErrors {
+		errs = append(errs, errors.New(e.Error))
+	}
 	for _, e := range errs {
 		l.Errors = append(l.Errors, e.Error())
 	}
@@ -163,7 +177,7 @@ func (s *Sweeper) List(ctx context.Context, req ListRequest) (Listing, error) {
 }
 
 func batchSource(src *source) BatchSource {
-	b := BatchSource{Name: src.Name, Region: src.Region, Tags: src.Tags, Lookup: src.lookup}
+	b := BatchSource{Name: src.Name, Region: src.Region, Account: src.Account, Tags: src.Tags, Lookup: src.lookup}
 	for _, region := range slices.Sorted(maps.Keys(src.Records)) {
 		b.Records = append(b.Records, *src.Records[region])
 	}
@@ -171,7 +185,7 @@ func batchSource(src *source) BatchSource {
 }
 
 func (b BatchSource) source() *source {
-	src := &source{Name: b.Name, Region: b.Region, Tags: b.Tags, lookup: b.Lookup, Records: map[string]*inventory.Mirror{}}
+	src := &source{Name: b.Name, Region: b.Region, Account: b.Account, Tags: b.Tags, lookup: b.Lookup, Records: map[string]*inventory.Mirror{}}
 	if src.Tags == nil && !b.Lookup {
 		src.Tags = map[string]string{}
 	}
@@ -202,7 +216,7 @@ func (s *Sweeper) ReconcileBatch(ctx context.Context, b Batch) (BatchSummary, er
 	s.report(ctx, sum)
 	out := BatchSummary{Batch: b.Index, Scanned: sum.Scanned, Started: sum.Started, Skipped: sum.Skipped, Failed: sum.Failed,
 		Invalid: sum.Invalid, Detached: sum.Detached, Unreached: sum.Unreached, EventsPublished: sum.EventsPublished,
-		EventsFailed: sum.EventsFailed, DurationMS: sum.DurationMS}
+		EventsFailed: sum.EventsFailed, DurationMS: sum.DurationMS, AccountErrors: sum.AccountErrors}
 	for _, d := range sum.Decisions {
 		if d.Action == ActionFailed && len(out.FailedSources) < namesPerBatch && !slices.Contains(out.FailedSources, d.Source) {
 			out.FailedSources = append(out.FailedSources, d.Source)
@@ -221,9 +235,11 @@ func (s *Sweeper) ReconcileBatch(ctx context.Context, b Batch) (BatchSummary, er
 // the listing missed a Region or the Map itself failed: the state machine
 // then fails and its alarm fires.
 func (s *Sweeper) Aggregate(ctx context.Context, req AggregateRequest) (Summary, error) {
-	sum := Summary{Scope: "full", Via: "distributed-map", Batches: req.Listing.Batches, Decisions: []Decision{}}
+	sum := Summary{Scope: "full", Via: "distributed-map", Batches: req.Listing.Batches, Decisions: []Decision{},
+		Accounts: req.Listing.Accounts, AccountErrors: slices.Clone(req.Listing.AccountErrors)}
 	seen := map[int]bool{}
 	var durationMS int64
+	var errs []error
 	for _, raw := range req.Results {
 		var b BatchSummary
 		// A failed child's result is null or an error object, which has
@@ -246,13 +262,19 @@ func (s *Sweeper) Aggregate(ctx context.Context, req AggregateRequest) (Summary,
 		sum.EventsFailed += b.EventsFailed
 		durationMS = max(durationMS, b.DurationMS)
 		sum.UnreachedSources = appendBounded(sum.UnreachedSources, b.UnreachedNames...)
+		for _, e := range b.AccountErrors {
+			if !slices.ContainsFunc(sum.AccountErrors, func(have AccountError) bool { return have.Account == e.Account }) {
+				sum.AccountErrors = append(sum.AccountErrors, e)
+				errs = append(errs, errors.New(e.Error))
+			}
+		}
 	}
+	slices.SortFunc(sum.AccountErrors, func(a, b AccountError) int { return cmp.Compare(a.Account, b.Account) })
 	for i := range req.Listing.Batches {
 		if !seen[i] {
 			sum.FailedBatches = append(sum.FailedBatches, i)
 		}
 	}
-	var errs []error
 	for _, e := range req.Listing.Errors {
 		errs = append(errs, errors.New(e))
 	}
@@ -273,6 +295,17 @@ func (s *Sweeper) Aggregate(ctx context.Context, req AggregateRequest) (Summary,
 		errs = append(errs, fmt.Errorf("the Distributed Map of sweep %s failed: %s", req.Listing.Sweep, req.MapError))
 	}
 	sum.DurationMS = req.Listing.ListMS + durationMS
+	if len(sum.AccountErrors) > 0 {
+		// The children leave these events to the aggregate: one per
+		// account and sweep, however many batches met the account.
+		r := &run{Sweeper: s, pub: &publisher{client: s.events, bus: s.cfg.EventBus}}
+		r.publishAccountErrors(ctx, sum.AccountErrors)
+		r.pub.flush(ctx)
+		published, failures := r.pub.result()
+		sum.EventsPublished += published
+		sum.EventsFailed += r.pub.failedCount()
+		sum.EventErrors = joinFailures(failures)
+	}
 	s.report(ctx, sum)
 	if len(errs) > 0 {
 		return sum, &SweepError{Message: errors.Join(errs...).Error()}

@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,7 +27,11 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 			return
 		}
 	}
-	if err := r.locate(ctx, src); err != nil {
+	v, ok := r.sourceAccount(ctx, src)
+	if !ok {
+		return
+	}
+	if err := r.locate(ctx, v, src); err != nil {
 		r.record(Decision{Source: src.Name, Action: ActionFailed, Reason: "lookup", Error: err.Error()})
 		return
 	}
@@ -49,7 +54,7 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 		// The Tagging API is eventually consistent: before writing INVALID
 		// or DETACHED, or reviving such a record, read the tags from S3.
 		src.lookup = true
-		if err := r.locate(ctx, src); err != nil {
+		if err := r.locate(ctx, v, src); err != nil {
 			r.record(Decision{Source: src.Name, SourceRegion: src.Region, Action: ActionFailed, Reason: "lookup", Error: err.Error()})
 			return
 		}
@@ -75,7 +80,7 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 	var changed *bucketconfig.Snapshot
 	if kinds := src.changedKinds(); kinds != nil && slices.ContainsFunc(targets, func(t target) bool { return targetable(src.Records[t.Region], t) }) {
 		var err error
-		if changed, err = r.engine.SnapshotKinds(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region}, kinds); err != nil {
+		if changed, err = v.engine.SnapshotKinds(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region}, kinds); err != nil {
 			r.record(Decision{Source: src.Name, SourceRegion: src.Region, Action: ActionFailed, Reason: "invalid-kinds", Error: err.Error()})
 			return
 		}
@@ -93,7 +98,7 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 		// of one. Wasted only when the source turns out changed or gone.
 		for _, t := range targets {
 			if rec := src.Records[t.Region]; (changed == nil || !targetable(rec, t)) && r.wouldReadDestination(rec, t) {
-				dests[t.Region] = r.readDestination(ctx, rec)
+				dests[t.Region] = r.readDestination(ctx, src, t, rec)
 			}
 		}
 		defer func() {
@@ -101,7 +106,7 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 				<-d.done
 			}
 		}()
-		snap := r.engine.Snapshot(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region})
+		snap := v.engine.Snapshot(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region})
 		if bucketGone(snap) {
 			src.gone = true
 			r.detachAll(ctx, src, "source-deleted", "not-found")
@@ -131,6 +136,48 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 		}
 	}
 }
+
+// sourceAccount finds the account src is in — listed with it, else named by
+// its mirror records, else the deployment's own — and makes sure the sweep
+// can act there. A source in an account it cannot reach is a skip decision
+// (account-unreachable); the account itself is reported once (AccountError).
+func (r *run) sourceAccount(ctx context.Context, src *source) (*accountView, bool) {
+	if src.Account == "" && r.multiAccount() {
+		if src.Records == nil {
+			if err := r.loadRecords(ctx, src); err != nil {
+				r.record(Decision{Source: src.Name, Action: ActionFailed, Reason: "inventory", Error: err.Error()})
+				return nil, false
+			}
+		}
+		for _, rec := range src.Records {
+			src.Account = cmp.Or(src.Account, rec.SourceAccount)
+		}
+	}
+	src.Account = cmp.Or(src.Account, r.cfg.AccountID)
+	if r.multiAccount() || src.Account != r.cfg.AccountID {
+		r.mu.Lock()
+		if r.sourceAccounts == nil {
+			r.sourceAccounts = map[string]string{}
+		}
+		r.sourceAccounts[src.Name] = src.Account
+		r.mu.Unlock()
+	}
+	v, unreachable := r.reach(ctx, src.Account)
+	if unreachable != nil {
+		r.record(Decision{Source: src.Name, SourceRegion: src.Region, Action: ActionSkipped, Reason: ReasonAccountUnreachable, Error: unreachable.Error})
+		return nil, false
+	}
+	return v, true
+}
+
+// ReasonAccountUnreachable marks a source in an account the sweep cannot
+// act in (its member role missing or denying); the account is reported in
+// the summary's AccountErrors.
+const ReasonAccountUnreachable = "account-unreachable"
+
+// multiAccount says the sweep looks in accounts by configuration
+// (BUCKETMIRROR_ACCOUNTS), not only in the deployment's own.
+func (r *run) multiAccount() bool { return r.cfg.Organization || len(r.cfg.Accounts) > 0 }
 
 // changedKinds are the kinds a change event can have changed; nil for a
 // sweep, or an event that can have changed anything.
@@ -188,7 +235,7 @@ func (r *run) reconcileKinds(ctx context.Context, src *source, t target, rec *in
 		r.start(ctx, src, t, rec, d, "")
 		return
 	}
-	dsnap, err := r.engine.SnapshotKinds(ctx, bucketconfig.Bucket{Name: rec.Dest, Region: t.Region}, kinds)
+	dsnap, err := r.destView(src, t).engine.SnapshotKinds(ctx, bucketconfig.Bucket{Name: rec.Dest, Region: t.Region}, kinds)
 	if err != nil {
 		d.Action, d.Reason, d.Error = ActionFailed, "invalid-kinds", err.Error()
 		r.record(d)
@@ -263,12 +310,19 @@ type destRead struct {
 	snap *bucketconfig.Snapshot
 }
 
-// readDestination starts reading rec's destination.
-func (r *run) readDestination(ctx context.Context, rec *inventory.Mirror) *destRead {
+// destView is the account t's destination is in: the one its
+// destination-account tag names, else the source's.
+func (r *run) destView(src *source, t target) *accountView {
+	return r.view(cmp.Or(t.Account, src.Account))
+}
+
+// readDestination starts reading rec's destination (for src's target t).
+func (r *run) readDestination(ctx context.Context, src *source, t target, rec *inventory.Mirror) *destRead {
+	engine := r.destView(src, t).engine
 	d := &destRead{done: make(chan struct{})}
 	go func() {
 		defer close(d.done)
-		d.snap = r.engine.Snapshot(ctx, bucketconfig.Bucket{Name: rec.Dest, Region: rec.Region})
+		d.snap = engine.Snapshot(ctx, bucketconfig.Bucket{Name: rec.Dest, Region: rec.Region})
 	}()
 	return d
 }
@@ -328,7 +382,7 @@ func (r *run) reconcileTarget(ctx context.Context, src *source, t target, srcHas
 		return
 	default:
 		if dest == nil {
-			dest = r.readDestination(ctx, rec)
+			dest = r.readDestination(ctx, src, t, rec)
 		}
 		<-dest.done
 		dsnap := dest.snap
@@ -402,7 +456,7 @@ func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.M
 	}
 	d.Execution = ExecutionName(src.Name, t.Region, d.SourceHash, observedDestHash, lastRun)
 	in := mirror.Input{
-		SourceBucketARN: "arn:aws:s3:::" + src.Name, SourceAccountNumber: r.cfg.AccountID, DestAccountNumber: r.cfg.AccountID,
+		SourceBucketARN: "arn:aws:s3:::" + src.Name, SourceAccountNumber: src.Account, DestAccountNumber: cmp.Or(t.Account, src.Account),
 		SourceRegion: src.Region, DestRegion: t.Region, RunID: d.Execution, DeterministicName: true,
 	}
 	if t.Dest != "" {
@@ -423,6 +477,9 @@ func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.M
 	}
 	marked := inventory.Mirror{Source: src.Name, Region: t.Region, Dest: markedDest, Status: inventory.StatusStarted,
 		LastRunID: d.Execution, LastRunAt: r.now().Format("2006-01-02T15:04:05.000Z"), SourceRegion: src.Region}
+	if src.Account != r.cfg.AccountID {
+		marked.SourceAccount = src.Account
+	}
 	marked.Inherit(rec)
 	marked.Attempts, marked.AttemptHash = 1, d.SourceHash
 	// Failed and stalled runs count; a mirror coming back from DETACHED or

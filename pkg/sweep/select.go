@@ -36,7 +36,7 @@ func (r *run) selectAll(ctx context.Context) ([]*source, []error, error) {
 			// the eventually consistent Tagging API does not show it yet.
 			// Only S3 itself can tell, so it is looked up — unless all its
 			// mirrors are detached already, which costs no calls at all.
-			src = &source{Name: rec.Source, lookup: true}
+			src = &source{Name: rec.Source, Account: rec.SourceAccount, lookup: true}
 			found[rec.Source] = src
 		}
 		if src.Records == nil {
@@ -58,16 +58,52 @@ func (r *run) selectAll(ctx context.Context) ([]*source, []error, error) {
 	return work, errs, nil
 }
 
-// tagged pages through the Tagging API in every source Region for S3
-// buckets carrying <prefix>destination-regions: only tagged resources are
-// listed, so an account of 10,000 buckets costs a few calls, not 10,000
-// GetBucketTagging calls. A Region that refuses the call (not enabled for
-// the account, or denied) is reported and the others go on.
+// tagged lists the tagged buckets of every account the sweep looks in
+// (Config.Accounts, Organization). An account it cannot act in is
+// reported (AccountError) and the others go on; so is a failed
+// Organizations listing, after which the deployment's own account is still
+// swept.
 func (r *run) tagged(ctx context.Context) (map[string]*source, []error) {
 	found := map[string]*source{}
-	regions, errs := r.sourceRegions(ctx)
+	accounts, err := r.accountsToSweep(ctx)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	r.mu.Lock()
+	r.accountCount = len(accounts)
+	r.mu.Unlock()
+	for _, account := range accounts {
+		// An account that cannot be reached is reported with the run's
+		// AccountErrors, not here.
+		v, unreachable := r.reach(ctx, account)
+		if unreachable != nil {
+			continue
+		}
+		errs = append(errs, r.taggedIn(ctx, v, found)...)
+	}
+	return found, errs
+}
+
+// taggedIn pages through the Tagging API in every source Region of one
+// account for S3 buckets carrying <prefix>destination-regions: only tagged
+// resources are listed, so an account of 10,000 buckets costs a few calls,
+// not 10,000 GetBucketTagging calls. A Region that refuses the call (not
+// enabled for the account, or denied) is reported and the others go on.
+func (r *run) taggedIn(ctx context.Context, v *accountView, found map[string]*source) []error {
+	regions, errs := r.sourceRegions(ctx, v)
+	if v.role != "" && len(errs) > 0 && regions == nil {
+		// The member role cannot even list the account's buckets.
+		r.accountFailed(v, errs[0])
+		return nil
+	}
+	inAccount := ""
+	if v.role != "" {
+		inAccount = " of account " + v.id
+	}
+	mine := map[string]*source{}
 	for _, region := range regions {
-		p := rgt.NewGetResourcesPaginator(r.taggingClient(region), &rgt.GetResourcesInput{
+		p := rgt.NewGetResourcesPaginator(v.taggingClient(region), &rgt.GetResourcesInput{
 			TagFilters:          []rgttypes.TagFilter{{Key: aws.String(r.cfg.regionsTag())}},
 			ResourceTypeFilters: []string{"s3"},
 			ResourcesPerPage:    aws.Int32(100),
@@ -75,7 +111,7 @@ func (r *run) tagged(ctx context.Context) (map[string]*source, []error) {
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("listing buckets tagged %s in %s: %w", r.cfg.regionsTag(), region, err))
+				errs = append(errs, fmt.Errorf("listing buckets%s tagged %s in %s: %w", inAccount, r.cfg.regionsTag(), region, err))
 				break
 			}
 			for _, res := range page.ResourceTagMappingList {
@@ -83,26 +119,32 @@ func (r *run) tagged(ctx context.Context) (map[string]*source, []error) {
 				if !ok {
 					continue
 				}
-				src := found[name]
+				src := mine[name]
 				if src == nil {
-					src = &source{Name: name, Tags: map[string]string{}}
+					src = &source{Name: name, Account: v.id, Tags: map[string]string{}}
 					for _, t := range res.Tags {
 						src.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 					}
-					found[name] = src
+					mine[name] = src
 				}
 				src.seenIn = append(src.seenIn, region)
 			}
 		}
 	}
-	for _, src := range found {
+	for name, src := range mine {
 		// The Tagging API lists a bucket in its own Region only; should one
 		// be listed in several, S3 itself is asked.
 		if len(src.seenIn) == 1 {
 			src.Region = src.seenIn[0]
 		}
+		// Bucket names are global, so a name listed by two accounts is one
+		// bucket seen twice (an account in BUCKETMIRROR_ACCOUNTS twice under
+		// another guise): the first account keeps it.
+		if found[name] == nil {
+			found[name] = src
+		}
 	}
-	return found, errs
+	return errs
 }
 
 // listBucketsPage is the most ListBuckets returns in one page (MaxBuckets
@@ -113,17 +155,17 @@ const listBucketsPage = 10000
 // when set, else every Region holding a bucket of the account. ListBuckets
 // names each bucket's Region (BucketRegion), so one paginated call — a page
 // per 10,000 buckets — replaces asking every Region there is.
-func (r *run) sourceRegions(ctx context.Context) ([]string, []error) {
+func (r *run) sourceRegions(ctx context.Context, v *accountView) ([]string, []error) {
 	if len(r.cfg.Regions) > 0 {
 		return r.cfg.Regions, nil
 	}
 	seen := map[string]bool{}
 	var unknown []string
-	p := s3.NewListBucketsPaginator(r.clients.S3(r.home), &s3.ListBucketsInput{MaxBuckets: aws.Int32(listBucketsPage)})
+	p := s3.NewListBucketsPaginator(v.clients.S3(r.home), &s3.ListBucketsInput{MaxBuckets: aws.Int32(listBucketsPage)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, []error{fmt.Errorf("listing the account's buckets to find the Regions that hold them (or set BUCKETMIRROR_REGIONS): %w", err)}
+			return nil, []error{fmt.Errorf("listing the buckets of account %s to find the Regions that hold them (or set BUCKETMIRROR_REGIONS): %w", v.id, err)}
 		}
 		for _, b := range page.Buckets {
 			// A Region newer than this build's list is searched all the
@@ -154,9 +196,9 @@ func bucketOfARN(arn string) (string, bool) {
 
 // locate finds the bucket's Region and, for a looked-up bucket, its tags
 // straight from S3 (GetBucketTagging is consistent, the Tagging API is not).
-func (r *run) locate(ctx context.Context, src *source) error {
+func (r *run) locate(ctx context.Context, v *accountView, src *source) error {
 	if src.Region == "" {
-		out, err := r.clients.S3(r.home).GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(src.Name)})
+		out, err := v.clients.S3(r.home).GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(src.Name)})
 		if bucketconfig.IsNoSuchBucket(err) {
 			src.gone = true
 			return nil
@@ -169,12 +211,12 @@ func (r *run) locate(ctx context.Context, src *source) error {
 	if !src.lookup {
 		return nil
 	}
-	tags, err := r.engine.Tags(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region})
+	tags, err := v.engine.Tags(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region})
 	if src.regionHinted && bucketconfig.Classify(err) == bucketconfig.ClassRedirect {
 		// The event's Region was not the bucket's (S3 Control calls are
 		// recorded where the control endpoint was called): ask S3.
 		src.Region, src.regionHinted = "", false
-		return r.locate(ctx, src)
+		return r.locate(ctx, v, src)
 	}
 	switch {
 	case bucketconfig.IsNoSuchBucket(err):

@@ -25,7 +25,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
@@ -48,6 +47,9 @@ const (
 type Decision struct {
 	Source       string `json:"source"`
 	SourceRegion string `json:"sourceRegion,omitempty"`
+	// SourceAccount is the account the source is in (set when the sweep
+	// looks in more accounts than the deployment's own).
+	SourceAccount string `json:"sourceAccount,omitempty"`
 	// Region is the destination Region ("" for decisions about the bucket
 	// as a whole, such as skipping a destination bucket).
 	Region string `json:"region,omitempty"`
@@ -57,7 +59,7 @@ type Decision struct {
 	// destination-changed, destination-missing, destination-renamed, retry,
 	// tag-fixed, reattached, stalled; for skipped ones unchanged,
 	// in-progress, failed-backoff, lease-held, changed-concurrently, is-destination,
-	// not-tagged, not-found; for detached tag-removed, region-removed,
+	// not-tagged, not-found, account-unreachable; for detached tag-removed, region-removed,
 	// source-deleted; invalid-tag for invalid.
 	Reason string `json:"reason"`
 	// Kinds are the configuration kinds a targeted decision compared (and
@@ -100,11 +102,16 @@ type Summary struct {
 	FailedBatches []int  `json:"failedBatches,omitempty"`
 	// EventsPublished and EventsFailed count EventBridge entries; failed
 	// ones were retried (bounded) and are described in EventErrors.
-	EventsPublished int        `json:"eventsPublished"`
-	EventsFailed    int        `json:"eventsFailed"`
-	EventErrors     string     `json:"eventErrors,omitempty"`
-	DurationMS      int64      `json:"durationMs"`
-	Decisions       []Decision `json:"decisions"`
+	EventsPublished int    `json:"eventsPublished"`
+	EventsFailed    int    `json:"eventsFailed"`
+	EventErrors     string `json:"eventErrors,omitempty"`
+	// Accounts counts the accounts looked in for sources (BUCKETMIRROR_ACCOUNTS;
+	// 1 for the deployment's own), AccountErrors the ones that could not be:
+	// the member role missing or denying, each with the AWS error code.
+	Accounts      int            `json:"accounts,omitempty"`
+	AccountErrors []AccountError `json:"accountErrors,omitempty"`
+	DurationMS    int64          `json:"durationMs"`
+	Decisions     []Decision     `json:"decisions"`
 }
 
 // Sweeper reconciles tagged buckets. Build it with New; Log, Metrics,
@@ -119,8 +126,8 @@ type Sweeper struct {
 	awsCfg  aws.Config
 	events  PutEventsAPI
 
-	taggingMu sync.Mutex
-	tagging   map[string]*rgt.Client
+	viewsMu sync.Mutex
+	views   map[string]*accountView
 
 	// Log receives the summary line (and decisions at debug level).
 	Log *slog.Logger
@@ -153,24 +160,11 @@ func New(cfg aws.Config, c Config, m *mirror.Mirrorer, starter Starter, log *slo
 	}
 	s := &Sweeper{
 		cfg: c, home: cfg.Region, clients: m.Clients, engine: m.Engine, store: m.Store, starter: starter,
-		awsCfg: cfg, tagging: map[string]*rgt.Client{},
+		awsCfg: cfg, views: map[string]*accountView{},
 		events: eventbridge.NewFromConfig(cfg),
 		Log:    log, Metrics: os.Stdout, Now: time.Now,
 	}
 	return s, nil
-}
-
-// taggingClient is the Tagging API client of region, made once: which
-// Regions a sweep asks is known only after ListBuckets.
-func (s *Sweeper) taggingClient(region string) *rgt.Client {
-	s.taggingMu.Lock()
-	defer s.taggingMu.Unlock()
-	c := s.tagging[region]
-	if c == nil {
-		c = rgt.NewFromConfig(s.awsCfg, func(o *rgt.Options) { o.Region = region })
-		s.tagging[region] = c
-	}
-	return c
 }
 
 // Config returns the effective configuration.
@@ -192,7 +186,10 @@ func isSynchronous(st Starter) bool {
 type source struct {
 	Name   string
 	Region string // "" until known
-	Tags   map[string]string
+	// Account is the account the bucket is in ("" until known: the
+	// deployment's own unless its records say otherwise).
+	Account string
+	Tags    map[string]string
 	// Records are the bucket's mirror records by destination Region; nil
 	// until loaded (the full sweep has them from its inventory scan).
 	Records map[string]*inventory.Mirror
@@ -238,6 +235,12 @@ type run struct {
 	mu        sync.Mutex
 	scanned   int
 	decisions []Decision
+	// accounts counts the accounts looked in; unreachable are the ones that
+	// could not be (see reach).
+	accountCount int
+	unreachable  map[string]AccountError
+	// sourceAccounts names each source's account, for its decisions.
+	sourceAccounts map[string]string
 }
 
 // Sweep reconciles every tagged bucket (buckets == nil) or just the named
@@ -268,6 +271,7 @@ func (s *Sweeper) SweepChange(ctx context.Context, change Change) (Summary, erro
 		src.Region, src.regionHinted = change.Region, true
 	}
 	r.process(ctx, []*source{src})
+	r.publishAccountErrors(ctx, r.accountErrors())
 	r.pub.flush(ctx)
 	sum := r.summary("targeted", s.now().Sub(began))
 	s.report(ctx, sum)
@@ -292,6 +296,10 @@ func (s *Sweeper) sweep(ctx context.Context, buckets []string, retryFailed bool)
 		}
 	}
 	r.process(ctx, work)
+	for _, e := range r.accountErrors() {
+		r.publishAccountErrors(ctx, []AccountError{e})
+		errs = append(errs, errors.New(e.Error))
+	}
 	r.pub.flush(ctx)
 	sum := r.summary(scope, s.now().Sub(began))
 	if scope == "full" {
@@ -358,6 +366,9 @@ func (r *run) outOfTime(ctx context.Context) bool {
 func (r *run) record(d Decision) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if d.SourceAccount == "" {
+		d.SourceAccount = r.sourceAccounts[d.Source]
+	}
 	r.decisions = append(r.decisions, d)
 	r.Log.Debug("sweep decision", "bucket", d.Source, "region", d.Region, "action", d.Action, "reason", d.Reason, "run", d.Execution, "error", d.Error)
 	if r.Progress != nil {
@@ -368,7 +379,12 @@ func (r *run) record(d Decision) {
 func (r *run) summary(scope string, took time.Duration) Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	sum := Summary{Scope: scope, Scanned: r.scanned, DurationMS: took.Milliseconds(), Decisions: slices.Clone(r.decisions)}
+	sum := Summary{Scope: scope, Scanned: r.scanned, DurationMS: took.Milliseconds(), Decisions: slices.Clone(r.decisions),
+		Accounts: r.accountCount}
+	for _, e := range r.unreachable {
+		sum.AccountErrors = append(sum.AccountErrors, e)
+	}
+	slices.SortFunc(sum.AccountErrors, func(a, b AccountError) int { return cmp.Compare(a.Account, b.Account) })
 	slices.SortStableFunc(sum.Decisions, func(a, b Decision) int {
 		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Region, b.Region))
 	})
@@ -414,7 +430,7 @@ func (s *Sweeper) report(ctx context.Context, sum Summary) {
 		}
 	}
 	level := slog.LevelInfo
-	if sum.Failed > 0 || sum.EventsFailed > 0 || sum.Unreached > 0 {
+	if sum.Failed > 0 || sum.EventsFailed > 0 || sum.Unreached > 0 || len(sum.AccountErrors) > 0 {
 		level = slog.LevelWarn
 	}
 	s.Log.LogAttrs(ctx, level, "sweep finished",
@@ -422,6 +438,7 @@ func (s *Sweeper) report(ctx context.Context, sum Summary) {
 		slog.Int("skipped", sum.Skipped), slog.Int("failed", sum.Failed), slog.Int("invalid", sum.Invalid),
 		slog.Int("detached", sum.Detached), slog.Int("unreached", sum.Unreached), slog.Any("unreachedSources", sum.UnreachedSources),
 		slog.String("via", sum.Via), slog.Int("batches", sum.Batches), slog.Any("failedBatches", sum.FailedBatches),
+		slog.Int("accounts", sum.Accounts), slog.Any("accountErrors", sum.AccountErrors),
 		slog.Int("eventsPublished", sum.EventsPublished),
 		slog.Int("eventsFailed", sum.EventsFailed), slog.String("eventErrors", sum.EventErrors),
 		slog.Int64("durationMs", sum.DurationMS), slog.Any("decisions", notable))
@@ -437,6 +454,7 @@ func (s *Sweeper) report(ctx context.Context, sum Summary) {
 		emf.Count("Detached", sum.Detached),
 		emf.Count("Unreached", sum.Unreached),
 		emf.Count("FailedBatches", len(sum.FailedBatches)),
+		emf.Count("AccountsFailed", len(sum.AccountErrors)),
 		emf.Count("EventsFailed", sum.EventsFailed),
 		emf.Milliseconds("Duration", time.Duration(sum.DurationMS)*time.Millisecond),
 	})

@@ -14,6 +14,9 @@ type target struct {
 	// Dest is the explicit destination name (<prefix>destination-bucket),
 	// empty for the derived one.
 	Dest string
+	// Account is the destination account (<prefix>destination-account),
+	// empty for the source's own.
+	Account string
 }
 
 // invalidTarget is a part of the tag value that cannot be acted on. Region
@@ -30,10 +33,12 @@ const noRegion = "-"
 // parseTargets reads the tag contract of docs/architecture.md: <prefix>destination-
 // regions is a space-separated list of Region codes (S3 tag values cannot
 // hold commas), <prefix>destination-bucket an explicit destination name,
-// allowed only with a single Region. Repeated Regions count once.
+// allowed only with a single Region, <prefix>destination-account the
+// destination's account id (absent: the source's account). Repeated Regions count once.
 func parseTargets(c Config, source, sourceRegion string, tags map[string]string) ([]target, []invalidTarget) {
 	value := tags[c.regionsTag()]
 	dest, hasDest := tags[c.bucketTag()]
+	account, hasAccount := tags[c.accountTag()]
 	bad := func(region, format string, args ...any) invalidTarget {
 		return invalidTarget{Region: region, Message: fmt.Sprintf("source bucket %q: tag %s=%q: %s", source, c.regionsTag(), value, fmt.Sprintf(format, args...))}
 	}
@@ -62,8 +67,10 @@ func parseTargets(c Config, source, sourceRegion string, tags map[string]string)
 			invalid = append(invalid, bad(r, "%s=%q is not a valid bucket name: %s", c.bucketTag(), dest, mirror.ValidateBucketName(dest)))
 		case hasDest && dest == source:
 			invalid = append(invalid, bad(r, "%s=%q is the source bucket itself", c.bucketTag(), dest))
+		case hasAccount && !accountRE.MatchString(account):
+			invalid = append(invalid, bad(r, "%s=%q is not a 12-digit AWS account id", c.accountTag(), account))
 		default:
-			targets = append(targets, target{Region: r, Dest: dest})
+			targets = append(targets, target{Region: r, Dest: dest, Account: account})
 		}
 	}
 	return targets, invalid
