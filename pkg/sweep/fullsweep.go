@@ -30,11 +30,11 @@ import (
 // so the child reads nothing twice (Region, the Tagging API's tags, the
 // inventory records).
 type BatchSource struct {
-	Name   string            `json:"name"`
-	Region string            `json:"region,omitempty"`
+	Name   string `json:"name"`
+	Region string `json:"region,omitempty"`
 	// Account is the account the source is in (empty: the deployment's own).
-	Account string `json:"account,omitempty"`
-	Tags   map[string]string `json:"tags,omitempty"`
+	Account string            `json:"account,omitempty"`
+	Tags    map[string]string `json:"tags,omitempty"`
 	// Lookup: read Region and tags from S3 itself (listed in the inventory,
 	// not by the Tagging API).
 	Lookup  bool               `json:"lookup,omitempty"`
