@@ -37,9 +37,10 @@ const (
 // no resource-level permissions for it (IAM Service Authorization
 // Reference). Any other action on "*" fails TestNoWildcardGrants.
 var unscopable = map[string]string{
-	"tag:GetResources":    "the Resource Groups Tagging API has no resource-level permissions",
-	"kms:ListAliases":     "ListAliases lists the account's aliases; it has no resource type",
-	"s3:ListAllMyBuckets": "ListBuckets lists the account's buckets; it has no resource type",
+	"tag:GetResources":           "the Resource Groups Tagging API has no resource-level permissions",
+	"kms:ListAliases":            "ListAliases lists the account's aliases; it has no resource type",
+	"s3:ListAllMyBuckets":        "ListBuckets lists the account's buckets; it has no resource type",
+	"organizations:ListAccounts": "ListAccounts lists the Organization's accounts; it has no resource type",
 	// Step Functions logging to CloudWatch Logs goes through vended log
 	// delivery, whose actions only work on "*".
 	"logs:CreateLogDelivery":        "vended log delivery",
@@ -344,6 +345,9 @@ type codeAction struct {
 	calls    []string // SDK operation names (method or NewXPaginator)
 }
 
+// memberRole is the member role in some account, as the sweep assumes it.
+const memberRole = "arn:${AWS::Partition}:iam::210987654321:role/${MemberRoleName}"
+
 var codeActions = map[string]map[string]codeAction{
 	"SweepFunction": {
 		"tag:GetResources":      {"", []string{"GetResources"}},
@@ -358,17 +362,23 @@ var codeActions = map[string]map[string]codeAction{
 		"dynamodb:PutItem":    {"${InventoryTable.Arn}", []string{"PutItem"}},
 		"dynamodb:DeleteItem": {"${InventoryTable.Arn}", []string{"DeleteItem"}},
 		"events:PutEvents":    {"", []string{"PutEvents"}},
+		// SourceAccounts: the Organization's accounts, and the member role
+		// in each account but this one.
+		"organizations:ListAccounts": {"", []string{"ListAccounts"}},
+		"sts:AssumeRole":             {memberRole, []string{"NewAssumeRoleProvider"}},
 		// Lambda delivers the on-failure record of an asynchronous
 		// invocation with the function's own role (SAM adds this grant for
 		// EventInvokeConfig's SQS destination); no code of ours calls it.
 		"sqs:SendMessage": {"${FailedSweepsQueue.Arn}", nil},
 	},
 	"SweepListFunction": {
-		"tag:GetResources":    {"", []string{"GetResources"}},
-		"s3:ListAllMyBuckets": {"", []string{"ListBuckets"}},
-		"dynamodb:Scan":       {"${InventoryTable.Arn}", []string{"Scan"}},
-		"dynamodb:UpdateItem": {"${InventoryTable.Arn}", []string{"UpdateItem"}},
-		"s3:PutObject":        {"arn:${AWS::Partition}:s3:::${SweepBucket}/sweeps/sweep-1.json", []string{"PutObject"}},
+		"tag:GetResources":           {"", []string{"GetResources"}},
+		"s3:ListAllMyBuckets":        {"", []string{"ListBuckets"}},
+		"dynamodb:Scan":              {"${InventoryTable.Arn}", []string{"Scan"}},
+		"dynamodb:UpdateItem":        {"${InventoryTable.Arn}", []string{"UpdateItem"}},
+		"s3:PutObject":               {"arn:${AWS::Partition}:s3:::${SweepBucket}/sweeps/sweep-1.json", []string{"PutObject"}},
+		"organizations:ListAccounts": {"", []string{"ListAccounts"}},
+		"sts:AssumeRole":             {memberRole, []string{"NewAssumeRoleProvider"}},
 	},
 	// The sweep function's, less what the listing does for it.
 	"SweepBatchFunction": {
@@ -378,6 +388,7 @@ var codeActions = map[string]map[string]codeAction{
 		"dynamodb:PutItem":      {"${InventoryTable.Arn}", []string{"PutItem"}},
 		"dynamodb:DeleteItem":   {"${InventoryTable.Arn}", []string{"DeleteItem"}},
 		"events:PutEvents":      {"", []string{"PutEvents"}},
+		"sts:AssumeRole":        {memberRole, []string{"NewAssumeRoleProvider"}},
 	},
 	"SweepAggregateFunction": {
 		"s3:GetObject": {"arn:${AWS::Partition}:s3:::${SweepBucket}/sweeps/sweep-1.json", []string{"GetObject"}},
@@ -1084,7 +1095,9 @@ func TestSweepStepsLeastPrivilege(t *testing.T) {
 		"SweepListFunction": {
 			{Action: "dynamodb:Scan", Resource: "${InventoryTable.Arn}"},
 			{Action: "dynamodb:UpdateItem", Resource: "${InventoryTable.Arn}"},
+			{Action: "organizations:ListAccounts", Resource: "*"},
 			{Action: "s3:ListAllMyBuckets", Resource: "*"},
+			{Action: "sts:AssumeRole", Resource: "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"},
 			{Action: "s3:PutObject", Resource: manifest},
 			{Action: "tag:GetResources", Resource: "*"},
 		},

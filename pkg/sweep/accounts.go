@@ -3,17 +3,15 @@ package sweep
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
@@ -66,80 +64,80 @@ func (v *accountView) taggingClient(region string) *rgt.Client {
 	return c
 }
 
-// view returns the sweep's view of account ("" is the deployment's own).
-func (s *Sweeper) view(account string) *accountView {
+// view returns the sweep's view of account ("" is the deployment's own):
+// the deployment's clients there, the member role's elsewhere
+// (awsclient.Clients.ForAccount: one AssumeRole on first use, then cached
+// and refreshed by the SDK). A role that cannot be assumed is an
+// *awsclient.AssumeRoleError and is not cached, so a role deployed later
+// is found by the next sweep.
+func (s *Sweeper) view(ctx context.Context, account string) (*accountView, error) {
 	if account == "" {
 		account = s.cfg.AccountID
 	}
 	s.viewsMu.Lock()
-	defer s.viewsMu.Unlock()
-	if v := s.views[account]; v != nil {
-		return v
-	}
-	v := &accountView{id: account, tagging: map[string]*rgt.Client{}}
-	if account == s.cfg.AccountID {
-		v.cfg, v.clients, v.engine = s.awsCfg, s.clients, s.engine
-	} else {
-		v.role = memberRoleARN(s.home, account, s.cfg.MemberRole)
-		v.cfg = s.awsCfg.Copy()
-		v.cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(s.awsCfg), v.role,
-			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "bucketmirror-sweep" }))
-		v.clients = awsclient.New(v.cfg)
-		opts := s.engine.Options()
-		opts.AccountID = account
-		v.engine = bucketconfig.New(v.clients, opts)
-	}
-	s.views[account] = v
-	return v
-}
-
-// memberRoleARN is the member role's ARN in account, in the partition of
-// the home Region.
-func memberRoleARN(home, account, role string) string {
-	partition := "aws"
-	switch {
-	case strings.HasPrefix(home, "cn-"):
-		partition = "aws-cn"
-	case strings.HasPrefix(home, "us-gov-"):
-		partition = "aws-us-gov"
-	}
-	return fmt.Sprintf("arn:%s:iam::%s:role/%s", partition, account, role)
-}
-
-// reach returns the view of account after making sure the sweep can act
-// there: in another account, that the member role can be assumed (the
-// credentials are cached, so this costs one AssumeRole call per hour, not
-// one per source). An account that cannot be reached is remembered for the
-// run and reported once.
-func (r *run) reach(ctx context.Context, account string) (*accountView, *AccountError) {
-	v := r.view(account)
-	if v.role == "" {
+	v := s.views[account]
+	s.viewsMu.Unlock()
+	if v != nil {
 		return v, nil
 	}
+	clients, err := s.clients.ForAccount(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	v = &accountView{id: account, role: clients.RoleARN(), cfg: clients.Config(), clients: clients, engine: s.engine, tagging: map[string]*rgt.Client{}}
+	if account != s.cfg.AccountID {
+		opts := s.engine.Options()
+		opts.AccountID = account
+		v.engine = bucketconfig.New(clients, opts)
+	}
+	s.viewsMu.Lock()
+	defer s.viewsMu.Unlock()
+	if have := s.views[account]; have != nil {
+		return have, nil
+	}
+	s.views[account] = v
+	return v, nil
+}
+
+// reach returns the view of account, or the AccountError that keeps the
+// sweep out of it (remembered for the run, so it is tried and reported
+// once per sweep).
+func (r *run) reach(ctx context.Context, account string) (*accountView, *AccountError) {
+	account = cmp.Or(account, r.cfg.AccountID)
 	r.mu.Lock()
-	if e, ok := r.unreachable[v.id]; ok {
+	if e, ok := r.unreachable[account]; ok {
 		r.mu.Unlock()
 		return nil, &e
 	}
 	r.mu.Unlock()
-	if _, err := v.cfg.Credentials.Retrieve(ctx); err != nil {
-		return nil, r.accountFailed(v, fmt.Errorf("assuming %s to act in account %s (deploy deploy/member-account.yaml there, or drop the account from BUCKETMIRROR_ACCOUNTS): %w", v.role, v.id, err))
+	v, err := r.view(ctx, account)
+	if err != nil {
+		role := ""
+		var ae *awsclient.AssumeRoleError
+		if errors.As(err, &ae) {
+			role = ae.RoleARN
+		}
+		return nil, r.accountFailed(account, role, err)
 	}
 	return v, nil
 }
 
-// accountFailed records that account v cannot be swept, once per run.
-func (r *run) accountFailed(v *accountView, err error) *AccountError {
-	e := AccountError{Account: v.id, Role: v.role, Code: bucketconfig.ErrorCode(err), Error: err.Error()}
+// accountFailed records that account cannot be swept, once per run.
+func (r *run) accountFailed(account, role string, err error) *AccountError {
+	e := AccountError{Account: account, Role: role, Code: bucketconfig.ErrorCode(err), Error: err.Error()}
+	var ae *awsclient.AssumeRoleError
+	if errors.As(err, &ae) {
+		e.Code = ae.Code
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.unreachable == nil {
 		r.unreachable = map[string]AccountError{}
 	}
-	if prev, ok := r.unreachable[v.id]; ok {
+	if prev, ok := r.unreachable[account]; ok {
 		return &prev
 	}
-	r.unreachable[v.id] = e
+	r.unreachable[account] = e
 	return &e
 }
 

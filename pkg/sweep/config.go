@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 )
 
@@ -55,18 +56,11 @@ func retryBackoff(attempts int) time.Duration {
 
 var (
 	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
-	// roleNameRE is IAM's RoleName pattern and length
-	// (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
-	roleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 )
 
 // AccountsOrganization as BUCKETMIRROR_ACCOUNTS looks for sources in every
 // ACTIVE account of the Organization.
 const AccountsOrganization = "organization"
-
-// DefaultMemberRole is the role deploy/member-account.yaml creates in each
-// member account.
-const DefaultMemberRole = "bucketmirror-member"
 
 // Config is what a sweep needs besides its clients.
 type Config struct {
@@ -88,15 +82,15 @@ type Config struct {
 	// Accounts are the accounts to look for sources in (the deployment's
 	// own only when it is listed); empty with Organization false means the
 	// deployment's own account only. Sources in any other account are read
-	// through the member role there (MemberRole).
+	// through the member role there (Member).
 	Accounts []string
 	// Organization: look for sources in every ACTIVE account of the
 	// Organization (AWS Organizations ListAccounts, which answers in the
 	// management account or a delegated administrator).
 	Organization bool
-	// MemberRole is the role name assumed in other accounts
-	// (BUCKETMIRROR_MEMBER_ROLE, default bucketmirror-member).
-	MemberRole string
+	// Member is how to act in other accounts (BUCKETMIRROR_MEMBER_ROLE,
+	// BUCKETMIRROR_EXTERNAL_ID), for clients that do not know it yet.
+	Member awsclient.MemberRole
 	// EventBus receives the sweep's events (default "default").
 	EventBus string
 	// Concurrency bounds the source buckets reconciled at once (default 8);
@@ -136,7 +130,8 @@ type Config struct {
 // ConfigFromEnv reads BUCKETMIRROR_TAG_PREFIX, BUCKETMIRROR_REGIONS and
 // BUCKETMIRROR_DESTINATION_REGIONS (space-separated, either may be empty),
 // BUCKETMIRROR_EVENT_BUS, BUCKETMIRROR_ACCOUNT_ID, BUCKETMIRROR_ACCOUNTS
-// (space-separated account ids, or "organization"), BUCKETMIRROR_MEMBER_ROLE and
+// (space-separated account ids, or "organization"), BUCKETMIRROR_MEMBER_ROLE,
+// BUCKETMIRROR_EXTERNAL_ID and
 // BUCKETMIRROR_OWN_ROLE_ARNS (space-separated), and for the full sweep's
 // functions BUCKETMIRROR_SWEEP_BUCKET, BUCKETMIRROR_SWEEP_BATCH_SIZE,
 // BUCKETMIRROR_SWEEP_MAX_CONCURRENCY and BUCKETMIRROR_DESTINATION_READ_EVERY,
@@ -151,7 +146,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		AccountID:          getenv("BUCKETMIRROR_ACCOUNT_ID"),
 		Owner:              getenv("AWS_LAMBDA_LOG_STREAM_NAME"),
 		OwnRoles:           strings.Fields(getenv("BUCKETMIRROR_OWN_ROLE_ARNS")),
-		MemberRole:         getenv("BUCKETMIRROR_MEMBER_ROLE"),
 
 		ManifestBucket: getenv("BUCKETMIRROR_SWEEP_BUCKET"),
 	}
@@ -163,6 +157,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	} else {
 		c.Accounts = accounts
 	}
+	member, err := awsclient.MemberRoleFromEnv(getenv)
+	if err != nil {
+		return c, err
+	}
+	c.Member = member
 	for _, n := range []struct {
 		name string
 		into *int
@@ -210,9 +209,6 @@ func (c Config) withDefaults() Config {
 	if c.MapConcurrency <= 0 {
 		c.MapConcurrency = DefaultMapConcurrency
 	}
-	if c.MemberRole == "" {
-		c.MemberRole = DefaultMemberRole
-	}
 	c.Accounts = slices.Compact(slices.Sorted(slices.Values(c.Accounts)))
 	if c.DestinationReadEvery <= 0 {
 		c.DestinationReadEvery = 1
@@ -250,9 +246,7 @@ func (c Config) validate() error {
 			return fmt.Errorf("BUCKETMIRROR_ACCOUNTS: %q must be a 12-digit AWS account id (space-separated ids, or %q alone)", a, AccountsOrganization)
 		}
 	}
-	if !roleNameRE.MatchString(c.MemberRole) {
-		return fmt.Errorf("BUCKETMIRROR_MEMBER_ROLE %q is not an IAM role name (letters, digits and +=,.@_- , at most 64)", c.MemberRole)
-	}
+
 	return nil
 }
 

@@ -31,13 +31,16 @@ type fullSweep struct {
 	arn     string
 	mu      sync.Mutex
 	decided []sweep.Decision
+	// last is the last run's execution as Step Functions describes it.
+	last *sfn.DescribeExecutionOutput
 }
 
 func (e *env) deployFullSweep(batchSize int) *fullSweep {
 	e.t.Helper()
 	f := &fullSweep{e: e}
 	s, err := sweep.New(e.cfg, sweep.Config{TagPrefix: e.prefix, Regions: regions, AccountID: localcloud.AccountID, Owner: "full",
-		Concurrency: 4, ManifestBucket: "dest-sweep-manifests-test", BatchSize: batchSize, MapConcurrency: 3}, e.m, &sweep.LocalStarter{Mirrorer: e.m}, quiet())
+		Concurrency: 4, ManifestBucket: "dest-sweep-manifests-test", BatchSize: batchSize, MapConcurrency: 3,
+		Accounts: e.opts.accounts, Organization: e.opts.organization}, e.m, &sweep.LocalStarter{Mirrorer: e.m}, quiet())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -83,6 +86,7 @@ func (f *fullSweep) run() (sfntypes.ExecutionStatus, sweep.Summary, []sweep.Deci
 			t.Fatalf("sweep execution still running after 3 minutes")
 		}
 	}
+	f.last = out
 	var sum sweep.Summary
 	if out.Status == sfntypes.ExecutionStatusSucceeded {
 		if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &sum); err != nil {

@@ -178,6 +178,7 @@ type env struct {
 	s      *sweep.Sweeper
 	log    *bytes.Buffer
 	emf    *bytes.Buffer
+	opts   envOptions
 }
 
 type envOption func(*envOptions)
@@ -193,6 +194,9 @@ type envOptions struct {
 	// regions are the source Regions (nil: discovered), destRegions the
 	// allowed destinations (nil: the sweep's default).
 	regions, destRegions []string
+	// accounts and organization: BUCKETMIRROR_ACCOUNTS.
+	accounts     []string
+	organization bool
 }
 
 // withStateMachine starts runs through the deployed state machine, whose
@@ -205,6 +209,7 @@ func withOwner(owner string) envOption { return func(o *envOptions) { o.owner = 
 func withRegions(sources, destinations []string) envOption {
 	return func(o *envOptions) { o.regions, o.destRegions = sources, destinations }
 }
+func withOrganization() envOption { return func(o *envOptions) { o.organization = true } }
 func withAPIOption(f func(*middleware.Stack) error) envOption {
 	return func(o *envOptions) { o.apiOptions = append(o.apiOptions, f) }
 }
@@ -216,7 +221,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	for _, f := range opts {
 		f(&o)
 	}
-	e := &env{t: t, ctx: context.Background(), prefix: o.prefix, rec: &recorder{}, log: &bytes.Buffer{}, emf: &bytes.Buffer{}}
+	e := &env{t: t, ctx: context.Background(), prefix: o.prefix, rec: &recorder{}, log: &bytes.Buffer{}, emf: &bytes.Buffer{}, opts: o}
 	e.cfg = cloud.AWSConfig()
 	e.cfg.APIOptions = append(append(e.cfg.APIOptions, e.rec.middleware), o.apiOptions...)
 	e.m = mirror.NewMirrorer(e.cfg, mirror.Config{Table: o.table, TagPrefix: o.prefix, AccountID: localcloud.AccountID},
@@ -237,7 +242,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 func (e *env) sweeper(starter sweep.Starter, o envOptions) *sweep.Sweeper {
 	e.t.Helper()
 	s, err := sweep.New(e.cfg, sweep.Config{TagPrefix: o.prefix, Regions: o.regions, DestinationRegions: o.destRegions, AccountID: localcloud.AccountID,
-		EventBus: o.bus, Owner: o.owner, OwnRoles: o.ownRoles, Concurrency: 8}, e.m, starter, slog.New(slog.NewJSONHandler(syncWriter{e.log, &sync.Mutex{}}, nil)))
+		EventBus: o.bus, Owner: o.owner, OwnRoles: o.ownRoles, Concurrency: 8, Accounts: o.accounts, Organization: o.organization}, e.m, starter, slog.New(slog.NewJSONHandler(syncWriter{e.log, &sync.Mutex{}}, nil)))
 	if err != nil {
 		e.t.Fatal(err)
 	}

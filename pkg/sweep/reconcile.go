@@ -235,7 +235,7 @@ func (r *run) reconcileKinds(ctx context.Context, src *source, t target, rec *in
 		r.start(ctx, src, t, rec, d, "")
 		return
 	}
-	dsnap, err := r.destView(src, t).engine.SnapshotKinds(ctx, bucketconfig.Bucket{Name: rec.Dest, Region: t.Region}, kinds)
+	dsnap, err := r.destEngine(ctx, src, t).SnapshotKinds(ctx, bucketconfig.Bucket{Name: rec.Dest, Region: t.Region}, kinds)
 	if err != nil {
 		d.Action, d.Reason, d.Error = ActionFailed, "invalid-kinds", err.Error()
 		r.record(d)
@@ -310,15 +310,20 @@ type destRead struct {
 	snap *bucketconfig.Snapshot
 }
 
-// destView is the account t's destination is in: the one its
-// destination-account tag names, else the source's.
-func (r *run) destView(src *source, t target) *accountView {
-	return r.view(cmp.Or(t.Account, src.Account))
+// destEngine reads t's destination in its account: the one the
+// destination-account tag names, else the source's. An account the sweep
+// cannot act in leaves the deployment's engine, whose reads then fail and
+// start a run that records the failure.
+func (r *run) destEngine(ctx context.Context, src *source, t target) *bucketconfig.Engine {
+	if v, unreachable := r.reach(ctx, cmp.Or(t.Account, src.Account)); unreachable == nil {
+		return v.engine
+	}
+	return r.engine
 }
 
 // readDestination starts reading rec's destination (for src's target t).
 func (r *run) readDestination(ctx context.Context, src *source, t target, rec *inventory.Mirror) *destRead {
-	engine := r.destView(src, t).engine
+	engine := r.destEngine(ctx, src, t)
 	d := &destRead{done: make(chan struct{})}
 	go func() {
 		defer close(d.done)

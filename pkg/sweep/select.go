@@ -94,7 +94,7 @@ func (r *run) taggedIn(ctx context.Context, v *accountView, found map[string]*so
 	regions, errs := r.sourceRegions(ctx, v)
 	if v.role != "" && len(errs) > 0 && regions == nil {
 		// The member role cannot even list the account's buckets.
-		r.accountFailed(v, errs[0])
+		r.accountFailed(v.id, v.role, errs[0])
 		return nil
 	}
 	inAccount := ""

@@ -158,6 +158,11 @@ func New(cfg aws.Config, c Config, m *mirror.Mirrorer, starter Starter, log *slo
 	if log == nil {
 		log = slog.Default()
 	}
+	if m.Clients.Account() == "" {
+		// Clients that do not know the deployment's account cannot act in
+		// another one; teach them (the mirrorer shares them).
+		m.Clients.WithMemberRole(c.AccountID, c.Member)
+	}
 	s := &Sweeper{
 		cfg: c, home: cfg.Region, clients: m.Clients, engine: m.Engine, store: m.Store, starter: starter,
 		awsCfg: cfg, views: map[string]*accountView{},
