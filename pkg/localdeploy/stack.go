@@ -77,6 +77,7 @@ func FunctionEnv(fn, machineARN string) []string {
 		"BUCKETMIRROR_ACCOUNT_ID=" + localcloud.AccountID,
 		"BUCKETMIRROR_KMS_KEY_MAP={}",
 		"BUCKETMIRROR_REGIONS=",
+		"BUCKETMIRROR_ACCOUNTS=",
 		"BUCKETMIRROR_DESTINATION_REGIONS=" + StackDestinationRegions,
 		"BUCKETMIRROR_POLICY_VALUE_MAP={}",
 		"BUCKETMIRROR_DEST_PREFIX=" + mirror.DefaultDestPrefix,
