@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -145,12 +146,11 @@ func (r *run) accountFailed(account, role string, err error) *AccountError {
 func (r *run) accountErrors() []AccountError {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []AccountError
-	for _, e := range r.unreachable {
-		out = append(out, e)
-	}
-	slices.SortFunc(out, func(a, b AccountError) int { return cmp.Compare(a.Account, b.Account) })
-	return out
+	return sortedAccountErrors(r.unreachable)
+}
+
+func sortedAccountErrors(m map[string]AccountError) []AccountError {
+	return slices.SortedFunc(maps.Values(m), func(a, b AccountError) int { return cmp.Compare(a.Account, b.Account) })
 }
 
 // publishAccountErrors sends one Sweep Account Unreachable event per

@@ -385,11 +385,7 @@ func (r *run) summary(scope string, took time.Duration) Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sum := Summary{Scope: scope, Scanned: r.scanned, DurationMS: took.Milliseconds(), Decisions: slices.Clone(r.decisions),
-		Accounts: r.accountCount}
-	for _, e := range r.unreachable {
-		sum.AccountErrors = append(sum.AccountErrors, e)
-	}
-	slices.SortFunc(sum.AccountErrors, func(a, b AccountError) int { return cmp.Compare(a.Account, b.Account) })
+		Accounts: r.accountCount, AccountErrors: sortedAccountErrors(r.unreachable)}
 	slices.SortStableFunc(sum.Decisions, func(a, b Decision) int {
 		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Region, b.Region))
 	})
