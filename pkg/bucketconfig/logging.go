@@ -134,6 +134,12 @@ var loggingKind = &spec[loggingConfig]{
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *loggingConfig) error {
 		logBucket := Bucket{Name: v.TargetBucket, Region: b.Region}
+		if prior, known := e.destLogging(b); v.seen != nil && known {
+			done, err := putLoggingOptimistically(ctx, e, b, v, prior)
+			if done || err != nil {
+				return err
+			}
+		}
 		var seen *logBucketState
 		if v.seen != nil {
 			var err error
@@ -153,21 +159,12 @@ var loggingKind = &spec[loggingConfig]{
 				return err
 			}
 		}
-		_, err := e.clients.S3(b.Region).PutBucketLogging(ctx, &s3.PutBucketLoggingInput{Bucket: &b.Name,
-			BucketLoggingStatus: &types.BucketLoggingStatus{LoggingEnabled: &types.LoggingEnabled{
-				TargetBucket:          aws.String(v.TargetBucket),
-				TargetPrefix:          aws.String(v.TargetPrefix),
-				TargetObjectKeyFormat: v.TargetObjectKeyFormat,
-				TargetGrants:          v.TargetGrants,
-			}}})
-		return err
+		return putLoggingStatus(ctx, e, b, v)
 	},
 	// There is no DeleteBucketLogging: an empty status turns logging off.
 	// The log bucket and its logs stay.
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).PutBucketLogging(ctx, &s3.PutBucketLoggingInput{Bucket: &b.Name,
-			BucketLoggingStatus: &types.BucketLoggingStatus{}})
-		return err
+		return putLoggingStatus(ctx, e, b, nil)
 	},
 	xform: func(_ context.Context, e *Engine, m Mirror, v *loggingConfig) (*loggingConfig, []Note, error) {
 		if v == nil {
@@ -187,6 +184,100 @@ var loggingKind = &spec[loggingConfig]{
 		}
 		return &out, notes, nil
 	},
+}
+
+// putLoggingStatus writes v as b's logging; nil turns logging off.
+func putLoggingStatus(ctx context.Context, e *Engine, b Bucket, v *loggingConfig) error {
+	status := &types.BucketLoggingStatus{}
+	if v != nil {
+		status.LoggingEnabled = &types.LoggingEnabled{
+			TargetBucket:          aws.String(v.TargetBucket),
+			TargetPrefix:          aws.String(v.TargetPrefix),
+			TargetObjectKeyFormat: v.TargetObjectKeyFormat,
+			TargetGrants:          v.TargetGrants,
+		}
+	}
+	_, err := e.clients.S3(b.Region).PutBucketLogging(ctx, &s3.PutBucketLoggingInput{Bucket: &b.Name, BucketLoggingStatus: status})
+	return err
+}
+
+// destLogging is b's logging as the plan read it; known is false without
+// a plan that read it.
+func (e *Engine) destLogging(b Bucket) (prior *loggingConfig, known bool) {
+	const kind = "logging" // loggingKind.name, which refers to this function
+	if e.plan == nil || e.plan.Dest.Bucket != b || !e.plan.Dest.read(kind) {
+		return nil, false
+	}
+	v, err := e.plan.Dest.value(kind)
+	if err != nil {
+		return nil, false
+	}
+	prior, _ = v.(*loggingConfig)
+	return prior, true
+}
+
+// putLoggingOptimistically writes the destination's logging while the log
+// bucket's inspection (started when the source's logging was read) is still
+// in flight, instead of after it: the log bucket's name is known only once
+// the source's logging is read, so waiting would add a round to every
+// configure. S3 itself refuses a target that does not exist or that it may
+// not deliver to (400 InvalidTargetBucketForLogging, "The target bucket for
+// logging does not exist"; a target in another Region: 403
+// CrossLocationLoggingProhibited — API Reference, Error responses,
+// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html);
+// done is false then, and put goes the careful way (create the log bucket,
+// grant delivery, write again). What S3 does not check — that the log
+// bucket is bucketmirror's, and that logs can be delivered to it (no
+// Object Lock default retention, no Requester Pays) — the inspection
+// answers; when it refuses a target S3 accepted, the destination's logging
+// is put back to prior, as the plan read it, so a refused log bucket is
+// never left configured. No log bucket is written before it is found to be
+// ours, and logging carries no access: nothing here can make the
+// destination more public than its source.
+func putLoggingOptimistically(ctx context.Context, e *Engine, b Bucket, v, prior *loggingConfig) (done bool, err error) {
+	putErr := putLoggingStatus(ctx, e, b, v)
+	if code := ErrorCode(putErr); code == codeOperationAborted || code == codeNoSuchBucket {
+		return false, putErr // a racing write, or the destination still propagating: RetryWrite's
+	}
+	seen, err := v.seen.wait(ctx)
+	if err != nil {
+		return false, err
+	}
+	if putErr != nil {
+		return false, nil
+	}
+	logBucket := Bucket{Name: v.TargetBucket, Region: b.Region}
+	refusal := seen.deliverable
+	var policy map[string]any
+	if v.logBucket == logBucketOwned {
+		var missing bool
+		missing, policy, refusal = ownedLogBucketVerdict(logBucket, v, seen, e.opts.TagPrefix)
+		if missing {
+			return false, nil // created since the inspection: make sure it is ours the careful way
+		}
+	}
+	if refusal != nil {
+		err := putLoggingStatus(ctx, e, b, prior)
+		if err != nil && prior != nil {
+			// The old target may be refused now too (the plan may have
+			// removed the policy that let S3 deliver there): off, then.
+			if offErr := putLoggingStatus(ctx, e, b, nil); offErr == nil {
+				return true, fmt.Errorf("%w (logging turned off: putting back the destination's logging into %s failed: %w)", refusal, prior.TargetBucket, err)
+			}
+		}
+		if err != nil {
+			return true, fmt.Errorf("%w; and taking back the destination's logging into %s failed: %w", refusal, v.TargetBucket, err)
+		}
+		return true, refusal
+	}
+	if v.logBucket == logBucketOwned {
+		if e.opts.AccountID == "" {
+			return true, fmt.Errorf("granting log delivery on log bucket %s: the account id is not set (it scopes the grant to this account)", logBucket)
+		}
+		// S3 accepted the logging; the grant is what lets it deliver.
+		return true, grantLogDelivery(ctx, e, logBucket, b, v.TargetPrefix, policy)
+	}
+	return true, nil
 }
 
 // logBucketName is the name of bucketmirror's log bucket in region for a
@@ -289,35 +380,48 @@ func ensureLogBucket(ctx context.Context, e *Engine, dest Bucket, v *loggingConf
 	if e.opts.AccountID == "" {
 		return fmt.Errorf("granting log delivery on log bucket %s: the account id is not set (it scopes the grant to this account)", logBucket)
 	}
-	tagKey, tagValue := e.opts.TagPrefix+"source", "arn:aws:s3:::"+v.sourceTarget
-	policy := seen.policy
-	switch err := seen.tagsErr; {
-	case isNotFound(err, codeNoSuchBucket):
-		if err := createLogBucket(ctx, e, logBucket, len(v.TargetGrants) > 0, tagKey, tagValue); err != nil {
+	missing, policy, err := ownedLogBucketVerdict(logBucket, v, seen, e.opts.TagPrefix)
+	switch {
+	case err != nil:
+		return err
+	case missing:
+		if err := createLogBucket(ctx, e, logBucket, len(v.TargetGrants) > 0, e.opts.TagPrefix+"source", "arn:aws:s3:::"+v.sourceTarget); err != nil {
 			return err
 		}
 		// A new bucket has no policy (or, when a concurrent run created it,
 		// one that the read-back in grantLogDelivery catches).
 		policy = nil
-	case isNotFound(err, codeNoSuchTagSet):
-		return notOurLogBucket(logBucket, v.sourceTarget, tagKey, tagValue)
-	case Classify(err) == ClassRedirect:
-		return fmt.Errorf("log bucket name %q is taken by a bucket outside %s; map %s to a log bucket in %s with the buckets option",
-			logBucket.Name, logBucket.Region, v.sourceTarget, logBucket.Region)
-	case err != nil:
-		return fmt.Errorf("reading tags of log bucket %s: %w", logBucket, err)
-	default:
-		if !slices.ContainsFunc(seen.tags.TagSet, func(t types.Tag) bool { return aws.ToString(t.Key) == tagKey && aws.ToString(t.Value) == tagValue }) {
-			return notOurLogBucket(logBucket, v.sourceTarget, tagKey, tagValue)
-		}
-		if seen.deliverable != nil {
-			return seen.deliverable
-		}
-		if seen.policyErr != nil {
-			policy = nil // read again, with retries, by grantLogDelivery
-		}
 	}
 	return grantLogDelivery(ctx, e, logBucket, dest, v.TargetPrefix, policy)
+}
+
+// ownedLogBucketVerdict judges bucketmirror's log bucket for v.sourceTarget
+// from its inspection: missing (to be created), refused (it exists and is
+// not ours, its name is taken elsewhere, or S3 cannot deliver to it), or
+// usable, with its policy as read (nil: read it again before merging).
+func ownedLogBucketVerdict(logBucket Bucket, v *loggingConfig, seen *logBucketState, tagPrefix string) (missing bool, policy map[string]any, refusal error) {
+	tagKey, tagValue := tagPrefix+"source", "arn:aws:s3:::"+v.sourceTarget
+	switch err := seen.tagsErr; {
+	case isNotFound(err, codeNoSuchBucket):
+		return true, nil, nil
+	case isNotFound(err, codeNoSuchTagSet):
+		return false, nil, notOurLogBucket(logBucket, v.sourceTarget, tagKey, tagValue)
+	case Classify(err) == ClassRedirect:
+		return false, nil, fmt.Errorf("log bucket name %q is taken by a bucket outside %s; map %s to a log bucket in %s with the buckets option",
+			logBucket.Name, logBucket.Region, v.sourceTarget, logBucket.Region)
+	case err != nil:
+		return false, nil, fmt.Errorf("reading tags of log bucket %s: %w", logBucket, err)
+	}
+	if !slices.ContainsFunc(seen.tags.TagSet, func(t types.Tag) bool { return aws.ToString(t.Key) == tagKey && aws.ToString(t.Value) == tagValue }) {
+		return false, nil, notOurLogBucket(logBucket, v.sourceTarget, tagKey, tagValue)
+	}
+	if seen.deliverable != nil {
+		return false, nil, seen.deliverable
+	}
+	if seen.policyErr != nil {
+		return false, nil, nil // read again, with retries, by grantLogDelivery
+	}
+	return false, seen.policy, nil
 }
 
 func notOurLogBucket(logBucket Bucket, target, tagKey, tagValue string) error {

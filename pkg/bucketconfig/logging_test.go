@@ -234,6 +234,67 @@ func TestLoggingForeignLogBucket(t *testing.T) {
 	}
 }
 
+// A foreign bucket holding the log bucket's name that S3 would deliver to
+// (its policy lets the logging service write) takes the destination's
+// logging for the moment the write is in flight at most: the verdict puts
+// the destination's logging back as it was (here: into itself) and the
+// foreign bucket is not touched.
+func TestLoggingForeignLogBucketAcceptedByS3(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// priorOutside: the destination logged into a bucket outside the
+		// mirror, which stays usable; else into itself, under a grant of
+		// its policy that the run deletes (the source has no policy), so
+		// the old logging cannot be put back and logging is turned off.
+		priorOutside bool
+	}{{"prior-kept", true}, {"prior-gone", false}} {
+		t.Run(tc.name, func(t *testing.T) { testForeignLogBucketAcceptedByS3(t, tc.priorOutside) })
+	}
+}
+
+func testForeignLogBucketAcceptedByS3(t *testing.T, priorOutside bool) {
+	f := newFixture(t)
+	target := Bucket{uniqueBucket(t, "logs"), srcRegion}
+	f.createBucket(target, false)
+	f.grantSourceLogDelivery(target, "")
+	foreign := Bucket{logBucketName(DefaultNamePrefix, target.Name, dstRegion), dstRegion}
+	f.createBucket(foreign, false)
+	f.grantSourceLogDelivery(foreign, "")
+	_, err := f.dst().PutBucketTagging(f.ctx, &s3.PutBucketTaggingInput{Bucket: &foreign.Name,
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("owner"), Value: aws.String("someone-else")}}}})
+	f.must(err)
+	old := f.m.Dest
+	if priorOutside {
+		old = Bucket{uniqueBucket(t, "old"), dstRegion}
+		f.createBucket(old, false)
+	}
+	f.grantSourceLogDelivery(old, "old/")
+	f.putLogging(f.m.Dest, &types.LoggingEnabled{TargetBucket: &old.Name, TargetPrefix: aws.String("old/")})
+	f.putLogging(f.m.Source, &types.LoggingEnabled{TargetBucket: &target.Name, TargetPrefix: aws.String("x/")})
+
+	r := f.failedResult("logging")
+	if !strings.Contains(r.Error, foreign.Name) || !strings.Contains(r.Error, "not bucketmirror's") {
+		t.Errorf("error does not name the foreign bucket %s: %s", foreign.Name, r.Error)
+	}
+	le := f.destLogging()
+	switch {
+	case priorOutside && (le == nil || aws.ToString(le.TargetBucket) != old.Name || aws.ToString(le.TargetPrefix) != "old/"):
+		t.Errorf("destination logging = %s, want it put back: into %s under old/", loggingString(le), old.Name)
+	case !priorOutside && le != nil:
+		t.Errorf("destination logging = %s, want it off (the old target was refused too)", loggingString(le))
+	case !priorOutside && !strings.Contains(r.Error, "logging turned off"):
+		t.Errorf("error does not say logging was turned off: %s", r.Error)
+	}
+	if stmts := f.logPolicyStatements(foreign); len(stmts) != 1 || stmts[0]["Sid"] != "S3ServerAccessLogsPolicy" {
+		t.Errorf("foreign bucket policy changed: %+v", stmts)
+	}
+	tags, err := f.dst().GetBucketTagging(f.ctx, &s3.GetBucketTaggingInput{Bucket: &foreign.Name})
+	f.must(err)
+	if len(tags.TagSet) != 1 || aws.ToString(tags.TagSet[0].Key) != "owner" {
+		t.Errorf("foreign bucket tags changed: %+v", tags.TagSet)
+	}
+}
+
 // S3 delivers no logs to a bucket with Object Lock default retention or
 // Requester Pays: such a mapped log bucket is refused by name.
 func TestLoggingUnusableLogBucket(t *testing.T) {
@@ -269,6 +330,11 @@ func TestLoggingUnusableLogBucket(t *testing.T) {
 			r := f.failedResult("logging")
 			if !strings.Contains(r.Error, mapped.Name) || !strings.Contains(r.Error, tc.want) {
 				t.Errorf("error = %s, want one naming %s and %q", r.Error, mapped.Name, tc.want)
+			}
+			// S3 accepts such a target (it grants delivery), so the write
+			// went out before the verdict: it must have been taken back.
+			if le := f.destLogging(); le != nil {
+				t.Errorf("destination logs into %s despite the refusal", aws.ToString(le.TargetBucket))
 			}
 		})
 	}
@@ -308,4 +374,11 @@ func TestLoggingLogBucketName(t *testing.T) {
 	if n := logBucketName(strings.Repeat("p", MaxNamePrefix), long, longest); len(n) > 63 {
 		t.Errorf("with a %d-character prefix the log bucket name %q is %d characters", MaxNamePrefix, n, len(n))
 	}
+}
+
+func loggingString(le *types.LoggingEnabled) string {
+	if le == nil {
+		return "off"
+	}
+	return fmt.Sprintf("into %s under %q", aws.ToString(le.TargetBucket), aws.ToString(le.TargetPrefix))
 }
