@@ -190,15 +190,23 @@ func (f *fixture) failedResult(kind string) Result {
 	return results[i]
 }
 
+// foreignLogBucket makes a source log target and, under the name of
+// bucketmirror's log bucket for it, a bucket that is not bucketmirror's.
+func (f *fixture) foreignLogBucket() (target, foreign Bucket) {
+	f.t.Helper()
+	target = Bucket{uniqueBucket(f.t, "logs"), srcRegion}
+	f.createBucket(target, false)
+	f.grantSourceLogDelivery(target, "")
+	foreign = Bucket{logBucketName(DefaultNamePrefix, target.Name, dstRegion), dstRegion}
+	f.createBucket(foreign, false)
+	return target, foreign
+}
+
 // A bucket that is not bucketmirror's holding the log bucket's name is
 // never touched: no policy, no tags, and the destination does not log.
 func TestLoggingForeignLogBucket(t *testing.T) {
 	f := newFixture(t)
-	target := Bucket{uniqueBucket(t, "logs"), srcRegion}
-	f.createBucket(target, false)
-	f.grantSourceLogDelivery(target, "")
-	foreign := Bucket{logBucketName(DefaultNamePrefix, target.Name, dstRegion), dstRegion}
-	f.createBucket(foreign, false)
+	target, foreign := f.foreignLogBucket()
 	_, err := f.dst().PutBucketTagging(f.ctx, &s3.PutBucketTaggingInput{Bucket: &foreign.Name,
 		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("owner"), Value: aws.String("someone-else")}}}})
 	f.must(err)
@@ -254,11 +262,7 @@ func TestLoggingForeignLogBucketAcceptedByS3(t *testing.T) {
 
 func testForeignLogBucketAcceptedByS3(t *testing.T, priorOutside bool) {
 	f := newFixture(t)
-	target := Bucket{uniqueBucket(t, "logs"), srcRegion}
-	f.createBucket(target, false)
-	f.grantSourceLogDelivery(target, "")
-	foreign := Bucket{logBucketName(DefaultNamePrefix, target.Name, dstRegion), dstRegion}
-	f.createBucket(foreign, false)
+	target, foreign := f.foreignLogBucket()
 	f.grantSourceLogDelivery(foreign, "")
 	_, err := f.dst().PutBucketTagging(f.ctx, &s3.PutBucketTaggingInput{Bucket: &foreign.Name,
 		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("owner"), Value: aws.String("someone-else")}}}})
