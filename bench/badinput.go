@@ -29,7 +29,7 @@ import (
 
 // badCase is one malformed input and what it did.
 type badCase struct {
-	Entrypoint string `json:"entrypoint"` // create, configure, sweep, tag, cli
+	Entrypoint string `json:"entrypoint"` // create, configure, sweep, sweep-list, sweep-batch, sweep-aggregate, tag, cli
 	Name       string `json:"name"`
 	Input      string `json:"input"`
 	// Outcome: error (the handler or CLI failed), invalid (an INVALID
@@ -237,7 +237,7 @@ func (env *badEnv) cases() []caseSpec {
 	}
 	// Bodies that are not the JSON object a function takes: each entrypoint
 	// refuses them with a MalformedEventError saying what it expected.
-	for _, entry := range []string{"create", "configure", "sweep"} {
+	for _, entry := range []string{"create", "configure", "sweep", "sweep-list", "sweep-batch", "sweep-aggregate"} {
 		for _, b := range []struct{ name, input string }{
 			{"body-garbage", "\x00\xffnot an event"},
 			{"body-empty", ""},
@@ -249,6 +249,24 @@ func (env *badEnv) cases() []caseSpec {
 			cs = append(cs, caseSpec{entry: entry, name: b.name, input: b.input, mentions: []string{"malformed event"}})
 		}
 	}
+	// The full sweep's steps take exactly what the sweep state machine
+	// passes them: another function's event, a field of another shape or
+	// an empty one is refused before any call.
+	ctEvent := `{"detail-type":"AWS API Call via CloudTrail","source":"aws.s3","detail":{"eventSource":"s3.amazonaws.com","eventName":"PutBucketCors","requestParameters":{"bucketName":"` + badSource + `"}}}`
+	direct := `{"buckets":["` + badSource + `"]}`
+	cs = append(cs,
+		caseSpec{entry: "sweep-list", name: "empty-object", input: `{}`, mentions: []string{`"sweep"`}},
+		caseSpec{entry: "sweep-list", name: "cloudtrail-event", input: ctEvent, mentions: []string{"unknown field"}},
+		caseSpec{entry: "sweep-list", name: "direct-invoke", input: direct, mentions: []string{`unknown field "buckets"`}},
+		caseSpec{entry: "sweep-list", name: "sweep-number", input: `{"sweep": 7}`, mentions: []string{"sweep"}},
+		caseSpec{entry: "sweep-batch", name: "empty-object", input: `{}`, mentions: []string{"sources"}},
+		caseSpec{entry: "sweep-batch", name: "no-sources", input: `{"sweep":"bench","batch":0,"sources":[]}`, mentions: []string{"sources"}},
+		caseSpec{entry: "sweep-batch", name: "direct-invoke", input: direct, mentions: []string{`unknown field "buckets"`}},
+		caseSpec{entry: "sweep-batch", name: "source-unknown-field", input: `{"sweep":"bench","batch":0,"sources":[{"name":"` + badSource + `","force":true}]}`, mentions: []string{`unknown field "force"`}},
+		caseSpec{entry: "sweep-aggregate", name: "empty-object", input: `{}`, mentions: []string{"listing"}},
+		caseSpec{entry: "sweep-aggregate", name: "cloudtrail-event", input: ctEvent, mentions: []string{"unknown field"}},
+		caseSpec{entry: "sweep-aggregate", name: "results-object", input: `{"listing":{"sweep":"bench","batches":1},"results":{}}`, mentions: []string{"results"}},
+	)
 	// configure takes the shapes create takes, the "payload" wrapper too:
 	// a wrapped payload without a destination names the missing field.
 	cs = append(cs, caseSpec{entry: "configure", name: "payload-no-destination", input: `{"payload":` + blog(func(map[string]any) {}) + `}`, mentions: []string{"destBucketARN"}})
@@ -434,6 +452,16 @@ func (env *badEnv) feed(ctx context.Context, c caseSpec) (string, string) {
 			return "error", fmt.Sprintf("%T: %v", err, err)
 		}
 		return summaryOutcome(sum)
+	case "sweep-list", "sweep-batch", "sweep-aggregate":
+		// The handlers functions/sweeplist, sweepbatch and sweepaggregate
+		// hand to the Lambda runtime.
+		h := &sweep.FullSweepHandler{Sweeper: env.sweeper}
+		handler := map[string]lambda.Handler{"sweep-list": h.ListLambda(), "sweep-batch": h.BatchLambda(), "sweep-aggregate": h.AggregateLambda()}[c.entry]
+		out, err := handler.Invoke(ctx, []byte(c.input))
+		if err != nil {
+			return "error", fmt.Sprintf("%T: %v", err, err)
+		}
+		return "ok", string(out)
 	case "tag":
 		name, _, _ := strings.Cut(c.input, " ")
 		sum, err := sweep.NewHandler(env.sweeper, discardLog).Handle(ctx, json.RawMessage(`{"buckets":["`+name+`"]}`))

@@ -235,7 +235,7 @@ func reportChaos(p printer, c *chaosResult) {
 
 func reportBadInput(p printer, bi *badInputResult) {
 	p("## 4. Bad input\n\n")
-	p("%d malformed inputs, fed to the entrypoints as a user or AWS would send them: the raw bodies to the handlers the create, configure and sweep functions hand to the Lambda runtime (`CreateLambda`, `ConfigureLambda`, `sweep.Handler.Lambda`, each decoding its own body), tag values on a source bucket followed by a targeted sweep, and the `bucketmirror` CLI binary. Before and after each case the benchmark lists every bucket and every table item, and snapshots any foreign bucket the input names. FAILED run records and FAILED/INVALID mirror records are the designed way to report an error and are not counted as side effects.\n\n", bi.Cases)
+	p("%d malformed inputs, fed to the entrypoints as a user or AWS would send them: the raw bodies to the handlers the create, configure and sweep functions and the full sweep's three steps hand to the Lambda runtime (`CreateLambda`, `ConfigureLambda`, `sweep.Handler.Lambda`, `FullSweepHandler.ListLambda`/`BatchLambda`/`AggregateLambda`, each decoding its own body), tag values on a source bucket followed by a targeted sweep, and the `bucketmirror` CLI binary. Before and after each case the benchmark lists every bucket and every table item, and snapshots any foreign bucket the input names. FAILED run records and FAILED/INVALID mirror records are the designed way to report an error and are not counted as side effects.\n\n", bi.Cases)
 	entries := slices.Sorted(maps.Keys(bi.ByEntry))
 	var byEntry []string
 	for _, e := range entries {
