@@ -10,7 +10,8 @@ Patches:
      second StartExecution no longer fails (moto issue #10077), and
      definitions are translated where moto's ASL grammar refuses what Step
      Functions runs (Distributed Map EXPRESS children, an integer
-     ToleratedFailurePercentage).
+     ToleratedFailurePercentage), and a Distributed Map fails when its failed
+     children exceed ToleratedFailureCount/Percentage, as Step Functions does.
   2. S3 bucket subresources that moto lacks or gets wrong (requestPayment,
      analytics/metrics/intelligent-tiering/inventory configurations, abac,
      metadataConfiguration/metadataTable, MfaDelete in versioning), answered
@@ -189,6 +190,91 @@ def patch_sfn_definitions():
 
     StepFunctionsParserBackend.create_state_machine = create_state_machine
     StepFunctionsParserBackend.update_state_machine = update_state_machine
+
+
+def patch_sfn_map_tolerance():
+    # conformance: sfn-map-tolerated-failure-threshold
+    # Real Step Functions fails a Map Run whose failed (or timed-out) items
+    # exceed its tolerance, with States.ExceedToleratedFailureThreshold, which
+    # the Map state's Retry/Catch then see like any error
+    # (https://docs.aws.amazon.com/step-functions/latest/dg/maprun-fail-threshold.html):
+    # the percentage is (failed + timed out) / total items; a threshold that is
+    # not specified does not apply, with neither specified any failure fails
+    # the run (both default to zero), with both the run fails when either is
+    # exceeded. moto 5.2.1 evaluates both values and stores them in the Map
+    # Run record, then never compares: a failed child's output is null and the
+    # Map succeeds whatever fails. Compared here once every child has ended
+    # (the guide allows children to go on running after the threshold is
+    # exceeded, before the Map Run fails).
+    from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
+        DistributedIterationComponent,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.tolerated_failure import (
+        ToleratedFailureCountDecl,
+        ToleratedFailurePercentageDecl,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    from_props = StateMap.from_state_props
+
+    def from_state_props(self, state_props):
+        from_props(self, state_props)
+        # moto fills in a zero for a threshold the definition leaves out, but
+        # an unspecified threshold does not apply: remember which were given.
+        self.iteration_component._localcloud_tolerance = (
+            state_props.get(ToleratedFailureCountDecl) is not None,
+            state_props.get(ToleratedFailurePercentageDecl) is not None,
+        )
+
+    map_run = DistributedIterationComponent._map_run
+
+    def _map_run(self, env, eval_input):
+        map_run(self, env, eval_input)
+        record = eval_input.map_run_record
+        counts = record.item_counter
+        total = counts.total.get()
+        failed = counts.failed.get() + counts.timed_out.get()
+        has_count, has_percentage = getattr(self, "_localcloud_tolerance", (False, False))
+        count, percentage = eval_input.tolerated_failure_count, eval_input.tolerated_failure_percentage
+        exceeded = failed > 0 and (
+            (not has_count and not has_percentage)
+            or (has_count and failed > count)
+            or (has_percentage and total > 0 and failed * 100.0 / total > percentage)
+        )
+        if not exceeded:
+            return
+        env.stack.pop()  # the children's outputs: a failed Map has none
+        name = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
+        raise FailureEventException(
+            failure_event=FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
+                # As a Task's failure is TaskFailed: the Map state then records
+                # MapStateFailed and its Retry/Catch see the error name.
+                event_type=HistoryEventType.MapRunFailed,
+                event_details=EventDetails(
+                    mapRunFailedEventDetails=MapRunFailedEventDetails(
+                        error=name,
+                        cause=f"The specified tolerance threshold was exceeded: {failed} of {total} items "
+                        f"failed or timed out (ToleratedFailureCount {count if has_count else 'unset'}, "
+                        f"ToleratedFailurePercentage {percentage if has_percentage else 'unset'}).",
+                    )
+                ),
+            )
+        )
+
+    StateMap.from_state_props = from_state_props
+    DistributedIterationComponent._map_run = _map_run
 
 
 # ---------------------------------------------------------------- S3 helpers
@@ -1494,6 +1580,7 @@ def main():
     patch_sfn_deepcopy()
     patch_sfn_start_time()
     patch_sfn_definitions()
+    patch_sfn_map_tolerance()
     patch_s3()
     patch_s3_acl_rules()
     patch_s3_acl_listing()

@@ -135,6 +135,71 @@ func TestLocalCloud(t *testing.T) {
 		}
 	})
 
+	t.Run("a Distributed Map fails when more children fail than it tolerates", func(t *testing.T) {
+		// Step Functions fails the Map Run with
+		// States.ExceedToleratedFailureThreshold once failed items exceed
+		// the tolerance; moto 5.2.1 alone never does (see the launcher).
+		cloud.Register("maybe-fail", lambda.NewHandler(func(ctx context.Context, in struct{ Fail bool }) (string, error) {
+			if in.Fail {
+				return "", errors.New("child failed on purpose")
+			}
+			return "ok", nil
+		}))
+		items := func(n, failing int) string {
+			var parts []string
+			for i := range n {
+				parts = append(parts, fmt.Sprintf(`{"fail":%t}`, i < failing))
+			}
+			return `{"items":[` + strings.Join(parts, ",") + `]}`
+		}
+		definition := func(tolerance string) string {
+			return `{"StartAt":"M","States":{"M":{"Type":"Map",` + tolerance + `"ItemsPath":"$.items",
+				"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"EXPRESS"},
+					"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + cloud.FunctionARN("maybe-fail") + `","End":true}}},
+				"MaxConcurrency":4,"ResultPath":"$.results",
+				"Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.mapError","Next":"Caught"}],"End":true},
+				"Caught":{"Type":"Pass","End":true}}}`
+		}
+		for _, c := range []struct {
+			name, tolerance string
+			n, failing      int
+			exceeded        bool
+		}{
+			{"percentage-at-threshold", `"ToleratedFailurePercentage":10,`, 10, 1, false},
+			{"percentage-exceeded", `"ToleratedFailurePercentage":10,`, 10, 2, true},
+			{"count-at-threshold", `"ToleratedFailureCount":1,`, 5, 1, false},
+			{"count-exceeded", `"ToleratedFailureCount":1,`, 5, 2, true},
+			{"either-exceeded", `"ToleratedFailureCount":5,"ToleratedFailurePercentage":10,`, 10, 2, true},
+			{"no-tolerance", ``, 3, 1, true},
+			{"no-failure", ``, 3, 0, false},
+		} {
+			arn := createStateMachine(t, sfnClient, "dmap-tolerance-"+c.name, definition(c.tolerance))
+			out := runExecution(t, sfnClient, arn, "run", items(c.n, c.failing))
+			var got struct {
+				Results  []*string `json:"results"`
+				MapError *struct{ Error, Cause string }
+			}
+			if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &got); err != nil || out.Status != sfntypes.ExecutionStatusSucceeded {
+				t.Fatalf("%s: %s %s (%v)", c.name, out.Status, aws.ToString(out.Output), err)
+			}
+			if !c.exceeded {
+				nulls := 0
+				for _, r := range got.Results {
+					if r == nil {
+						nulls++
+					}
+				}
+				if got.MapError != nil || len(got.Results) != c.n || nulls != c.failing {
+					t.Errorf("%s: %d of %d failing, want the Map to succeed with a null result per failed child; got %s", c.name, c.failing, c.n, aws.ToString(out.Output))
+				}
+				continue
+			}
+			if got.MapError == nil || got.MapError.Error != "States.ExceedToleratedFailureThreshold" || got.Results != nil {
+				t.Errorf("%s: %d of %d failing, want the Catch to see States.ExceedToleratedFailureThreshold and no results; got %s", c.name, c.failing, c.n, aws.ToString(out.Output))
+			}
+		}
+	})
+
 	t.Run("task state invokes a Go handler through the router", func(t *testing.T) {
 		type in struct {
 			Name string `json:"name"`
