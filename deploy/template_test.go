@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -391,7 +392,8 @@ var codeActions = map[string]map[string]codeAction{
 		"sts:AssumeRole":        {memberRole, []string{"NewAssumeRoleProvider"}},
 	},
 	"SweepAggregateFunction": {
-		"s3:GetObject": {"arn:${AWS::Partition}:s3:::${SweepBucket}/sweeps/sweep-1.json", []string{"GetObject"}},
+		"s3:GetObject":     {"arn:${AWS::Partition}:s3:::${SweepBucket}/sweeps/sweep-1.json", []string{"GetObject"}},
+		"events:PutEvents": {"", []string{"PutEvents"}},
 	},
 	"CreateFunction": {
 		// The Object Lock read also tells whether the source exists.
@@ -1051,20 +1053,40 @@ func TestSweepStateMachine(t *testing.T) {
 	for _, f := range findings {
 		t.Error(f)
 	}
-	if len(needs) != 3 {
-		t.Errorf("want 3 Task states (list, reconcile-batch, aggregate), found %v", needs)
+	if len(needs) != 4 {
+		t.Errorf("want 4 Task states (list, reconcile-batch in each Map, aggregate), found %v", needs)
 	}
 	states, _ := asl["States"].(map[string]any)
 	mapState, _ := states["ReconcileBatches"].(map[string]any)
-	proc, _ := mapState["ItemProcessor"].(map[string]any)
-	cfg, _ := proc["ProcessorConfig"].(map[string]any)
 	reader, _ := mapState["ItemReader"].(map[string]any)
-	if mapState["Type"] != "Map" || cfg["Mode"] != "DISTRIBUTED" || cfg["ExecutionType"] != "EXPRESS" ||
-		reader["Resource"] != "arn:aws:states:::s3:getObject" || mapState["MaxConcurrencyPath"] != "$.listing.maxConcurrency" {
-		t.Errorf("ReconcileBatches is not a Distributed Map of EXPRESS children reading the manifest: %v", mapState)
+	if reader["Resource"] != "arn:aws:states:::s3:getObject" {
+		t.Errorf("ReconcileBatches does not read the manifest: %v", mapState)
 	}
-	if tfp, ok := mapState["ToleratedFailurePercentage"].(float64); !ok || tfp != float64(int(tfp)) || tfp <= 0 || tfp >= 100 {
-		t.Errorf("ToleratedFailurePercentage %v: want a whole percentage between 0 and 100", mapState["ToleratedFailurePercentage"])
+	inline, _ := states["ReconcileInlineBatches"].(map[string]any)
+	if inline["ItemsPath"] != "$.listing.items" || inline["ItemReader"] != nil {
+		t.Errorf("ReconcileInlineBatches does not take the listing's items: %v", inline)
+	}
+	// The two Maps differ only in where their items come from.
+	for name, m := range map[string]map[string]any{"ReconcileBatches": mapState, "ReconcileInlineBatches": inline} {
+		proc, _ := m["ItemProcessor"].(map[string]any)
+		cfg, _ := proc["ProcessorConfig"].(map[string]any)
+		if m["Type"] != "Map" || cfg["Mode"] != "DISTRIBUTED" || cfg["ExecutionType"] != "EXPRESS" || m["MaxConcurrencyPath"] != "$.listing.maxConcurrency" {
+			t.Errorf("%s is not a Distributed Map of EXPRESS children: %v", name, m)
+		}
+		if tfp, ok := m["ToleratedFailurePercentage"].(float64); !ok || tfp != float64(int(tfp)) || tfp <= 0 || tfp >= 100 {
+			t.Errorf("%s ToleratedFailurePercentage %v: want a whole percentage between 0 and 100", name, m["ToleratedFailurePercentage"])
+		}
+	}
+	same := func(m map[string]any) string {
+		c := maps.Clone(m)
+		delete(c, "ItemReader")
+		delete(c, "ItemsPath")
+		delete(c, "Comment")
+		raw, _ := json.Marshal(c)
+		return string(raw)
+	}
+	if same(mapState) != same(inline) {
+		t.Errorf("ReconcileBatches and ReconcileInlineBatches differ beyond their items:\n%s\n%s", same(mapState), same(inline))
 	}
 
 	gs := grantsOf(t, transformed, "SweepStateMachine")
@@ -1086,7 +1108,8 @@ func TestSweepStateMachine(t *testing.T) {
 }
 
 // TestSweepStepsLeastPrivilege: the list and aggregate steps get exactly
-// what their code calls — no bucket reads, no StartExecution — and the
+// what their code calls — no bucket reads, no StartExecution, events only on
+// the configured bus — and the
 // manifest bucket carries bucketmirror's name prefix and expires.
 func TestSweepStepsLeastPrivilege(t *testing.T) {
 	source, transformed := loadTemplates(t)
@@ -1102,6 +1125,7 @@ func TestSweepStepsLeastPrivilege(t *testing.T) {
 			{Action: "tag:GetResources", Resource: "*"},
 		},
 		"SweepAggregateFunction": {
+			{Action: "events:PutEvents", Resource: "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"},
 			{Action: "s3:GetObject", Resource: manifest},
 		},
 	}

@@ -59,13 +59,22 @@ func TestSweepDefinition(t *testing.T) {
 	}
 	// Every way out of the Map, success or failure, reaches Aggregate, so a
 	// sweep always ends with its summary.
-	m := asl.States["ReconcileBatches"]
-	catch, _ := m["Catch"].([]any)
-	if m["Next"] != "Aggregate" || len(catch) != 1 || catch[0].(map[string]any)["Next"] != "Aggregate" {
-		t.Errorf("ReconcileBatches does not always go on to Aggregate: %v", m)
+	choice := asl.States[asl.States["ListSources"]["Next"].(string)]
+	if choice["Type"] != "Choice" || choice["Default"] != "ReconcileBatches" {
+		t.Errorf("ListSources does not choose between the inline and the manifest Map: %v", choice)
 	}
-	inner := m["ItemProcessor"].(map[string]any)["States"].(map[string]any)["ReconcileBatch"].(map[string]any)
-	if inner["Resource"] != "arn:b" || asl.States["ListSources"]["Resource"] != "arn:l" || asl.States["Aggregate"]["Resource"] != "arn:a" {
+	for _, name := range []string{"ReconcileBatches", "ReconcileInlineBatches"} {
+		m := asl.States[name]
+		catch, _ := m["Catch"].([]any)
+		if m["Next"] != "Aggregate" || len(catch) != 1 || catch[0].(map[string]any)["Next"] != "Aggregate" {
+			t.Errorf("%s does not always go on to Aggregate: %v", name, m)
+		}
+		inner := m["ItemProcessor"].(map[string]any)["States"].(map[string]any)["ReconcileBatch"].(map[string]any)
+		if inner["Resource"] != "arn:b" {
+			t.Errorf("%s: task resource not substituted", name)
+		}
+	}
+	if asl.States["ListSources"]["Resource"] != "arn:l" || asl.States["Aggregate"]["Resource"] != "arn:a" {
 		t.Errorf("task resources not substituted")
 	}
 }

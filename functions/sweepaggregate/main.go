@@ -1,6 +1,7 @@
 // Command sweepaggregate is the full sweep's last step: it adds the
-// batches' summaries into the sweep's summary, its log line and its EMF
-// metrics, and names the sources failed batches left unreached.
+// batches' summaries into the sweep's summary, its log line, its EMF
+// metrics and its Sweep Finished event, and names the sources failed
+// batches left unreached.
 package main
 
 import (

@@ -243,7 +243,7 @@ func TestFullSweepAcrossAccounts(t *testing.T) {
 	e := newEnv(t)
 	w := newMemberWorld(e)
 	e.sweepAccounts(localcloud.AccountID, w.a, w.c)
-	f := e.deployFullSweep(1)
+	f := e.deployFullSweep(1, fullSweepOptions{})
 	status, _, decided := f.run()
 	if status != sfntypes.ExecutionStatusFailed {
 		t.Fatalf("sweep execution %s, want FAILED for the unreachable account", status)

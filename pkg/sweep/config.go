@@ -42,6 +42,15 @@ const (
 	// sweep stops taking new sources: enough for the sources in flight
 	// (a few seconds each) to finish and release their leases.
 	DefaultDeadlineMargin = 30 * time.Second
+	// DefaultDestinationReadEvery: every full sweep reads destinations
+	// (the template parameter DestinationReadEvery's default too).
+	DefaultDestinationReadEvery = 1
+	// DefaultInlineBytes is the largest JSON of batches the list step hands
+	// the Map inline (ItemsPath) instead of writing a manifest: the Map's
+	// input and its results share the 256 KiB a state's data may hold
+	// (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html),
+	// and the aggregate step gets the listing again, so a quarter of it.
+	DefaultInlineBytes = 64 << 10
 )
 
 // retryBackoff is how long after its last failure a mirror that failed
@@ -125,6 +134,10 @@ type Config struct {
 	// change events reach the sweep, which then repair damage within
 	// seconds; without them a damaged destination waits up to N sweeps.
 	DestinationReadEvery int
+	// InlineBytes: batches whose JSON is at most this long go to the Map
+	// inline, larger ones through a manifest in ManifestBucket (default
+	// DefaultInlineBytes; negative: always a manifest).
+	InlineBytes int
 }
 
 // ConfigFromEnv reads BUCKETMIRROR_TAG_PREFIX, BUCKETMIRROR_REGIONS and
@@ -211,7 +224,10 @@ func (c Config) withDefaults() Config {
 	}
 	c.Accounts = slices.Compact(slices.Sorted(slices.Values(c.Accounts)))
 	if c.DestinationReadEvery <= 0 {
-		c.DestinationReadEvery = 1
+		c.DestinationReadEvery = DefaultDestinationReadEvery
+	}
+	if c.InlineBytes == 0 {
+		c.InlineBytes = DefaultInlineBytes
 	}
 	if len(c.DestinationRegions) == 0 {
 		c.DestinationRegions = c.Regions

@@ -62,7 +62,44 @@ const (
 	// member role's ARN), errorCode (the AWS error code, e.g. AccessDenied),
 	// error. resources holds the role's ARN.
 	DetailAccountUnreachable = "Sweep Account Unreachable"
+	// DetailSweepFinished: a full sweep on the sweep state machine ended
+	// (its aggregate step publishes it, failed or not), one event per sweep.
+	// Its detail is a SweepEventDetail, not an EventDetail; resources is
+	// empty.
+	DetailSweepFinished = "Sweep Finished"
 )
+
+// SweepEventDetail is the detail of a Sweep Finished event: the sweep's
+// Summary without its decisions (the per-mirror events carry those), and
+// what made it incomplete.
+type SweepEventDetail struct {
+	// Sweep is the sweep state machine's execution name.
+	Sweep            string   `json:"sweep"`
+	Scope            string   `json:"scope"`
+	Via              string   `json:"via"`
+	Scanned          int      `json:"scanned"`
+	Started          int      `json:"started"`
+	Skipped          int      `json:"skipped"`
+	Failed           int      `json:"failed"`
+	Invalid          int      `json:"invalid"`
+	Detached         int      `json:"detached"`
+	Unreached        int      `json:"unreached"`
+	UnreachedSources []string `json:"unreachedSources,omitempty"`
+	Batches          int      `json:"batches"`
+	FailedBatches    []int    `json:"failedBatches,omitempty"`
+	EventsPublished  int      `json:"eventsPublished"`
+	EventsFailed     int      `json:"eventsFailed"`
+	DurationMS       int64    `json:"durationMs"`
+	// Complete is false when the sweep did not look at every source: a
+	// Tagging API Region failed, or the Distributed Map failed (more
+	// failed batches than it tolerates); Error says which.
+	Complete bool   `json:"complete"`
+	Error    string `json:"error,omitempty"`
+}
+
+// sweepEventSources bounds the names a Sweep Finished event carries
+// (an entry may be 256 KB).
+const sweepEventSources = 20
 
 // EventDetail is the detail of every event the sweep publishes; which
 // fields are set depends on the detail type (see the Detail* constants).
@@ -130,6 +167,28 @@ func (p *publisher) add(ctx context.Context, detailType string, d EventDetail) {
 	if d.Dest != "" {
 		resources = append(resources, "arn:aws:s3:::"+d.Dest)
 	}
+	p.addRaw(ctx, detailType, raw, resources)
+}
+
+// addSweep queues the Sweep Finished event of sum.
+func (p *publisher) addSweep(ctx context.Context, sweepID string, sum Summary, err error) {
+	d := SweepEventDetail{Sweep: sweepID, Scope: sum.Scope, Via: sum.Via, Scanned: sum.Scanned, Started: sum.Started,
+		Skipped: sum.Skipped, Failed: sum.Failed, Invalid: sum.Invalid, Detached: sum.Detached, Unreached: sum.Unreached,
+		UnreachedSources: sum.UnreachedSources[:min(len(sum.UnreachedSources), sweepEventSources)],
+		Batches:          sum.Batches, FailedBatches: sum.FailedBatches, EventsPublished: sum.EventsPublished,
+		EventsFailed: sum.EventsFailed, DurationMS: sum.DurationMS, Complete: err == nil}
+	if err != nil {
+		d.Error = err.Error()
+	}
+	raw, jerr := json.Marshal(d)
+	if jerr != nil {
+		p.recordFailure(1, fmt.Sprintf("%s of %s: encoding detail: %v", DetailSweepFinished, sweepID, jerr))
+		return
+	}
+	p.addRaw(ctx, DetailSweepFinished, raw, []string{})
+}
+
+func (p *publisher) addRaw(ctx context.Context, detailType string, raw []byte, resources []string) {
 	entry := ebtypes.PutEventsRequestEntry{
 		Source:       aws.String(EventSource),
 		DetailType:   aws.String(detailType),

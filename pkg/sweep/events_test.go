@@ -28,6 +28,9 @@ type receivedEvent struct {
 	DetailType string            `json:"detail-type"`
 	Resources  []string          `json:"resources"`
 	Detail     sweep.EventDetail `json:"detail"`
+	// RawDetail is the detail as sent, for types whose detail is not an
+	// EventDetail (Sweep Finished).
+	RawDetail string `json:"-"`
 }
 
 // eventQueue is a bus of its own with a rule {"source":["bucketmirror"]}
@@ -78,9 +81,16 @@ func (q *eventQueue) receive(t *testing.T, n int) []receivedEvent {
 		}
 		for _, m := range out.Messages {
 			var ev receivedEvent
+			var raw struct {
+				Detail json.RawMessage `json:"detail"`
+			}
 			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
 				t.Fatalf("message %s: %v", aws.ToString(m.Body), err)
 			}
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &raw); err != nil {
+				t.Fatalf("message %s: %v", aws.ToString(m.Body), err)
+			}
+			ev.RawDetail = string(raw.Detail)
 			got = append(got, ev)
 			if _, err := q.sqs.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(q.queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
 				t.Fatal(err)

@@ -58,18 +58,24 @@ type ListRequest struct {
 	Sweep string `json:"sweep"`
 }
 
-// Listing is the list step's output: where the manifest is and the Map's
+// Listing is the list step's output: the batches themselves (Inline,
+// Items) when they are small, else where the manifest is; and the Map's
 // settings (MaxConcurrencyPath reads maxConcurrency, so the template
 // parameter reaches the Map without a definition substitution).
 type Listing struct {
-	Sweep            string `json:"sweep"`
-	Bucket           string `json:"bucket"`
-	Key              string `json:"key"`
-	Batches          int    `json:"batches"`
-	Sources          int    `json:"sources"`
-	MaxConcurrency   int    `json:"maxConcurrency"`
-	Round            int    `json:"round"`
-	ReadDestinations bool   `json:"readDestinations"`
+	Sweep string `json:"sweep"`
+	// Inline: the batches are Items, and the state machine's Choice sends
+	// them to the Map that reads ItemsPath; otherwise Bucket and Key name
+	// the manifest the other Map's ItemReader reads.
+	Inline           bool    `json:"inline"`
+	Items            []Batch `json:"items,omitempty"`
+	Bucket           string  `json:"bucket,omitempty"`
+	Key              string  `json:"key,omitempty"`
+	Batches          int     `json:"batches"`
+	Sources          int     `json:"sources"`
+	MaxConcurrency   int     `json:"maxConcurrency"`
+	Round            int     `json:"round"`
+	ReadDestinations bool    `json:"readDestinations"`
 	// Errors are what kept the listing from seeing every bucket (a Tagging
 	// API Region that failed); the aggregate reports them.
 	Errors []string `json:"errors,omitempty"`
@@ -121,13 +127,11 @@ const manifestPrefix = "sweeps/"
 
 // List is the full sweep's first step: it selects every tagged source (and
 // every source the inventory knows) as Sweep does, cuts them into batches
-// of Config.BatchSize and writes them as one JSON array to the manifest
+// of Config.BatchSize and returns them inline when their JSON is at most
+// Config.InlineBytes, else writes them as one JSON array to the manifest
 // bucket.
 func (s *Sweeper) List(ctx context.Context, req ListRequest) (Listing, error) {
 	began := s.now()
-	if s.cfg.ManifestBucket == "" {
-		return Listing{}, errors.New("the full sweep needs a manifest bucket: set BUCKETMIRROR_SWEEP_BUCKET")
-	}
 	if req.Sweep == "" {
 		req.Sweep = "sweep-" + began.Format("20060102T150405Z") + "-" + randomHex(4)
 	}
@@ -157,11 +161,21 @@ func (s *Sweeper) List(ctx context.Context, req ListRequest) (Listing, error) {
 	if err != nil {
 		return Listing{}, fmt.Errorf("encoding the sweep manifest: %w", err)
 	}
-	if _, err := s.clients.S3(s.home).PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(l.Bucket), Key: aws.String(l.Key), Body: bytes.NewReader(body),
-		ContentType: aws.String("application/json"), ServerSideEncryption: s3types.ServerSideEncryptionAes256,
-	}); err != nil {
-		return Listing{}, fmt.Errorf("writing the sweep manifest s3://%s/%s: %w", l.Bucket, l.Key, err)
+	where := "inline"
+	if len(body) <= s.cfg.InlineBytes {
+		// Small: no manifest to write, read and expire.
+		l.Inline, l.Items, l.Bucket, l.Key = true, batches, "", ""
+	} else {
+		if s.cfg.ManifestBucket == "" {
+			return Listing{}, fmt.Errorf("the full sweep's %d batches (%d bytes) need a manifest bucket: set BUCKETMIRROR_SWEEP_BUCKET", len(batches), len(body))
+		}
+		if _, err := s.clients.S3(s.home).PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(l.Bucket), Key: aws.String(l.Key), Body: bytes.NewReader(body),
+			ContentType: aws.String("application/json"), ServerSideEncryption: s3types.ServerSideEncryptionAes256,
+		}); err != nil {
+			return Listing{}, fmt.Errorf("writing the sweep manifest s3://%s/%s: %w", l.Bucket, l.Key, err)
+		}
+		where = "s3://" + l.Bucket + "/" + l.Key
 	}
 	l.Accounts, l.AccountErrors = r.accountCount, r.accountErrors()
 	for _, e := range l.AccountErrors {
@@ -172,7 +186,7 @@ func (s *Sweeper) List(ctx context.Context, req ListRequest) (Listing, error) {
 	}
 	l.ListMS = s.now().Sub(began).Milliseconds()
 	s.Log.InfoContext(ctx, "sweep listed", "sweep", l.Sweep, "sources", l.Sources, "batches", l.Batches, "round", l.Round,
-		"readDestinations", l.ReadDestinations, "manifest", "s3://"+l.Bucket+"/"+l.Key, "errors", l.Errors)
+		"readDestinations", l.ReadDestinations, "manifest", where, "errors", l.Errors)
 	return l, nil
 }
 
@@ -295,17 +309,22 @@ func (s *Sweeper) Aggregate(ctx context.Context, req AggregateRequest) (Summary,
 		errs = append(errs, fmt.Errorf("the Distributed Map of sweep %s failed: %s", req.Listing.Sweep, req.MapError))
 	}
 	sum.DurationMS = req.Listing.ListMS + durationMS
+	// The sweep's own events go out before the report, so that a failure
+	// to publish them is counted and logged with the rest: one per
+	// unreachable account (the children leave these to the aggregate, one
+	// per account and sweep however many batches met the account), and the
+	// Sweep Finished event.
+	r := &run{Sweeper: s, pub: &publisher{client: s.events, bus: s.cfg.EventBus}}
 	if len(sum.AccountErrors) > 0 {
-		// The children leave these events to the aggregate: one per
-		// account and sweep, however many batches met the account.
-		r := &run{Sweeper: s, pub: &publisher{client: s.events, bus: s.cfg.EventBus}}
 		r.publishAccountErrors(ctx, sum.AccountErrors)
-		r.pub.flush(ctx)
-		published, failures := r.pub.result()
-		sum.EventsPublished += published
-		sum.EventsFailed += r.pub.failedCount()
-		sum.EventErrors = joinFailures(failures)
 	}
+	r.pub.addSweep(ctx, req.Listing.Sweep, sum, errors.Join(errs...))
+	r.pub.flush(ctx)
+	published, failures := r.pub.result()
+	sum.EventsPublished += published
+	sum.EventsFailed += r.pub.failedCount()
+	// The batches' event errors are in their own log lines.
+	sum.EventErrors = joinFailures(failures)
 	s.report(ctx, sum)
 	if len(errs) > 0 {
 		return sum, &SweepError{Message: errors.Join(errs...).Error()}
@@ -316,6 +335,10 @@ func (s *Sweeper) Aggregate(ctx context.Context, req AggregateRequest) (Summary,
 // batchSources counts the sources of the given batches in the manifest and
 // names the first of them.
 func (s *Sweeper) batchSources(ctx context.Context, l Listing, indexes []int) (int, []string, error) {
+	if l.Inline {
+		n, names := countSources(l.Items, indexes)
+		return n, names, nil
+	}
 	out, err := s.clients.S3(s.home).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(l.Bucket), Key: aws.String(l.Key)})
 	if err != nil {
 		return 0, nil, fmt.Errorf("reading the sweep manifest s3://%s/%s for the failed batches: %w", l.Bucket, l.Key, err)
@@ -329,6 +352,13 @@ func (s *Sweeper) batchSources(ctx context.Context, l Listing, indexes []int) (i
 	if err := json.Unmarshal(raw, &batches); err != nil {
 		return 0, nil, fmt.Errorf("decoding the sweep manifest s3://%s/%s: %w", l.Bucket, l.Key, err)
 	}
+	n, names := countSources(batches, indexes)
+	return n, names, nil
+}
+
+// countSources counts the sources of the given batches and names the first
+// of them.
+func countSources(batches []Batch, indexes []int) (int, []string) {
 	n := 0
 	var names []string
 	for _, b := range batches {
@@ -339,7 +369,7 @@ func (s *Sweeper) batchSources(ctx context.Context, l Listing, indexes []int) (i
 			}
 		}
 	}
-	return n, names, nil
+	return n, names
 }
 
 func appendBounded(names []string, more ...string) []string {

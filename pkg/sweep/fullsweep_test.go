@@ -35,12 +35,19 @@ type fullSweep struct {
 	last *sfn.DescribeExecutionOutput
 }
 
-func (e *env) deployFullSweep(batchSize int) *fullSweep {
+// fullSweepOptions: inlineBytes is Config.InlineBytes (0: the default, so
+// a test's few batches go inline; -1: always a manifest), bus the event bus.
+type fullSweepOptions struct {
+	inlineBytes int
+	bus         string
+}
+
+func (e *env) deployFullSweep(batchSize int, o fullSweepOptions) *fullSweep {
 	e.t.Helper()
 	f := &fullSweep{e: e}
 	s, err := sweep.New(e.cfg, sweep.Config{TagPrefix: e.prefix, Regions: regions, AccountID: localcloud.AccountID, Owner: "full",
 		Concurrency: 4, ManifestBucket: "dest-sweep-manifests-test", BatchSize: batchSize, MapConcurrency: 3,
-		Accounts: e.opts.accounts, Organization: e.opts.organization}, e.m, &sweep.LocalStarter{Mirrorer: e.m}, quiet())
+		Accounts: e.opts.accounts, Organization: e.opts.organization, InlineBytes: o.inlineBytes, EventBus: o.bus}, e.m, &sweep.LocalStarter{Mirrorer: e.m}, quiet())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -59,7 +66,7 @@ func (e *env) deployFullSweep(batchSize int) *fullSweep {
 
 // run starts an execution of the sweep state machine, waits for it and
 // returns its final status and the aggregate's summary, and the decisions
-// the children made.
+// the children made; f.last is the execution as DescribeExecution ended it.
 func (f *fullSweep) run() (sfntypes.ExecutionStatus, sweep.Summary, []sweep.Decision) {
 	t := f.e.t
 	t.Helper()
@@ -156,7 +163,9 @@ func TestFullSweepStateMachineDecidesAsTheLambdaPath(t *testing.T) {
 	lw, mw := buildWorld(lambdaPath), buildWorld(machinePath)
 	want := lw.decisions(lambdaPath.sweep().Decisions)
 
-	f := machinePath.deployFullSweep(2) // 7 sources: 4 batches, so 4 children
+	// 7 sources: 4 batches, so 4 children, through a manifest (the inline
+	// path is the other tests').
+	f := machinePath.deployFullSweep(2, fullSweepOptions{inlineBytes: -1})
 	status, sum, decided := f.run()
 	if status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("sweep execution %s", status)
@@ -176,16 +185,17 @@ func TestFullSweepStateMachineDecidesAsTheLambdaPath(t *testing.T) {
 	}
 
 	// Nothing changed: a second run starts nothing and writes nothing but
-	// its manifest.
+	// its manifest and its Sweep Finished event.
 	machinePath.rec.reset()
 	status, sum, _ = f.run()
 	if status != sfntypes.ExecutionStatusSucceeded || sum.Started != 0 || sum.Failed != 0 {
 		t.Errorf("second run: %s, %+v", status, sum)
 	}
-	for _, w := range machinePath.rec.writes() {
-		if w != "S3.PutObject" {
-			t.Errorf("second run wrote %s", w)
-		}
+	if w := machinePath.rec.writes(); !slices.Equal(w, []string{"S3.PutObject", "EventBridge.PutEvents"}) {
+		t.Errorf("second run wrote %v, want its manifest, then its sweep event", w)
+	}
+	if n := machinePath.rec.count("S3.GetBucketLocation"); n != 0 {
+		t.Errorf("second run asked S3 for %d buckets' Regions; the Tagging API named them", n)
 	}
 }
 
@@ -205,37 +215,117 @@ func (f failingBatch) Invoke(ctx context.Context, payload []byte) ([]byte, error
 }
 
 func TestFullSweepToleratesAndReportsAFailedBatch(t *testing.T) {
+	q := newEventQueue(t, fmt.Sprintf("full-sweep-events-%d", seq.Add(1)))
 	e := newEnv(t)
 	var sources []string
-	for i := range 5 {
+	for i := range 10 {
 		sources = append(sources, e.source(fmt.Sprintf("batch-%d", i), "us-west-2"))
 	}
-	slices.Sort(sources)      // the order of the manifest
-	f := e.deployFullSweep(2) // batches [0,1] [2,3] [4]
+	slices.Sort(sources) // the order of the batches
+	// Ten batches of one, inline: one failed child is the 10% the Map
+	// tolerates (ToleratedFailurePercentage 10; more fails it, see below).
+	f := e.deployFullSweep(1, fullSweepOptions{bus: q.bus})
 	h := &sweep.FullSweepHandler{Sweeper: f.s}
 	cloud.Register(localdeploy.SweepBatchFunction, failingBatch{next: lambda.NewHandler(h.Batch), index: 1})
 	t.Cleanup(func() { cloud.Register(localdeploy.SweepBatchFunction, lambda.NewHandler(h.Batch)) })
 
+	e.rec.reset()
 	status, sum, _ := f.run()
 	if status != sfntypes.ExecutionStatusSucceeded {
-		t.Fatalf("sweep execution %s, want the failed batch tolerated", status)
+		t.Fatalf("sweep execution %s (%s: %s), want the failed batch tolerated", status, aws.ToString(f.last.Error), aws.ToString(f.last.Cause))
 	}
-	if !slices.Equal(sum.FailedBatches, []int{1}) || sum.Unreached != 2 || !slices.Equal(sum.UnreachedSources, sources[2:4]) {
-		t.Errorf("failed batches %v, unreached %d %v; want [1], 2 %v", sum.FailedBatches, sum.Unreached, sum.UnreachedSources, sources[2:4])
+	if !slices.Equal(sum.FailedBatches, []int{1}) || sum.Unreached != 1 || !slices.Equal(sum.UnreachedSources, sources[1:2]) {
+		t.Errorf("failed batches %v, unreached %d %v; want [1], 1 %v", sum.FailedBatches, sum.Unreached, sum.UnreachedSources, sources[1:2])
 	}
-	if sum.Started != 3 {
-		t.Errorf("started %d, want the other batches' 3", sum.Started)
+	if sum.Started != 9 || sum.Batches != 10 {
+		t.Errorf("started %d of %d batches, want the other batches' 9 of 10", sum.Started, sum.Batches)
+	}
+	if n := e.rec.count("S3.PutObject") + e.rec.count("S3.GetObject"); n != 0 {
+		t.Errorf("%d manifest writes and reads for ten small batches, want them inline", n)
 	}
 	for i, src := range sources {
-		m := e.mirror(src, "us-west-2")
-		if reached := i < 2 || i == 4; reached != (m != nil) {
-			t.Errorf("%s: mirror record %+v, reached = %v", src, m, reached)
+		if m := e.mirror(src, "us-west-2"); (i != 1) != (m != nil) {
+			t.Errorf("%s: mirror record %+v, reached = %v", src, m, i != 1)
+		}
+	}
+	ev := sweepEvent(t, q.receive(t, 19)) // 9 Run Started, 9 Run Finished, 1 Sweep Finished
+	if ev.Sweep != aws.ToString(f.last.Name) || ev.Via != "distributed-map" || ev.Scope != "full" || ev.Started != 9 || ev.Batches != 10 ||
+		!slices.Equal(ev.FailedBatches, []int{1}) || ev.Unreached != 1 || !slices.Equal(ev.UnreachedSources, sources[1:2]) || !ev.Complete || ev.Error != "" {
+		t.Errorf("Sweep Finished %+v, want the summary of execution %s", ev, aws.ToString(f.last.Name))
+	}
+
+	// The next run reaches it, and only it.
+	cloud.Register(localdeploy.SweepBatchFunction, lambda.NewHandler(h.Batch))
+	status, sum, _ = f.run()
+	if status != sfntypes.ExecutionStatusSucceeded || sum.Started != 1 || len(sum.FailedBatches) != 0 {
+		t.Errorf("next run: %s, %+v", status, sum)
+	}
+}
+
+// sweepEvent returns the one Sweep Finished event among evs.
+func sweepEvent(t *testing.T, evs []receivedEvent) sweep.SweepEventDetail {
+	t.Helper()
+	var found []sweep.SweepEventDetail
+	for _, ev := range evs {
+		if ev.DetailType != sweep.DetailSweepFinished {
+			continue
+		}
+		var d sweep.SweepEventDetail
+		if err := json.Unmarshal([]byte(ev.RawDetail), &d); err != nil {
+			t.Fatalf("Sweep Finished detail %s: %v", ev.RawDetail, err)
+		}
+		if ev.Source != sweep.EventSource || len(ev.Resources) != 0 {
+			t.Errorf("Sweep Finished event: source %q resources %v", ev.Source, ev.Resources)
+		}
+		found = append(found, d)
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d Sweep Finished events, want 1: %+v", len(found), evs)
+	}
+	return found[0]
+}
+
+func TestFullSweepFailsWhenMoreBatchesFailThanTolerated(t *testing.T) {
+	q := newEventQueue(t, fmt.Sprintf("full-sweep-fail-%d", seq.Add(1)))
+	e := newEnv(t)
+	var sources []string
+	for i := range 5 {
+		sources = append(sources, e.source(fmt.Sprintf("over-%d", i), "us-west-2"))
+	}
+	slices.Sort(sources)
+	// Batches [0,1] [2,3] [4] through a manifest; batch 1 failing is a third
+	// of the children, more than the 10% tolerated: the Map fails, its Catch
+	// goes on to Aggregate, which reports and fails the execution.
+	f := e.deployFullSweep(2, fullSweepOptions{inlineBytes: -1, bus: q.bus})
+	h := &sweep.FullSweepHandler{Sweeper: f.s}
+	cloud.Register(localdeploy.SweepBatchFunction, failingBatch{next: lambda.NewHandler(h.Batch), index: 1})
+	t.Cleanup(func() { cloud.Register(localdeploy.SweepBatchFunction, lambda.NewHandler(h.Batch)) })
+
+	status, _, _ := f.run()
+	if status != sfntypes.ExecutionStatusFailed || aws.ToString(f.last.Error) != "SweepError" ||
+		!strings.Contains(aws.ToString(f.last.Cause), "States.ExceedToleratedFailureThreshold") {
+		t.Fatalf("sweep execution %s (%s: %s), want FAILED by the aggregate naming the exceeded threshold",
+			status, aws.ToString(f.last.Error), aws.ToString(f.last.Cause))
+	}
+	// The failed Map returns no results, so the aggregate counts every
+	// batch failed and names their sources from the manifest.
+	if emf := e.emf.String(); !strings.Contains(emf, `"FailedBatches":3`) || !strings.Contains(emf, `"Unreached":5`) {
+		t.Errorf("aggregate's EMF line does not report the failed Map: %s", emf)
+	}
+	ev := sweepEvent(t, q.receive(t, 7)) // batches 0 and 2: 3 Run Started, 3 Run Finished; 1 Sweep Finished
+	if ev.Complete || !strings.Contains(ev.Error, "States.ExceedToleratedFailureThreshold") || !slices.Equal(ev.FailedBatches, []int{0, 1, 2}) ||
+		ev.Unreached != 5 || !slices.Equal(ev.UnreachedSources, sources) {
+		t.Errorf("Sweep Finished %+v, want it incomplete, naming the threshold and all 5 sources", ev)
+	}
+	// The children that succeeded did their work before the Map failed.
+	for i, src := range sources {
+		if m := e.mirror(src, "us-west-2"); (i < 2 || i > 3) != (m != nil) {
+			t.Errorf("%s: mirror record %+v", src, m)
 		}
 	}
 
-	// The next run reaches them, and only them.
 	cloud.Register(localdeploy.SweepBatchFunction, lambda.NewHandler(h.Batch))
-	status, sum, _ = f.run()
+	status, sum, _ := f.run()
 	if status != sfntypes.ExecutionStatusSucceeded || sum.Started != 2 || len(sum.FailedBatches) != 0 {
 		t.Errorf("next run: %s, %+v", status, sum)
 	}
