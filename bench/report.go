@@ -174,6 +174,18 @@ func reportSweep(p printer, s *sweepResult) {
 	if s.Via != "" {
 		p("- **Full sweeps with nothing changed run through the sweep state machine (`sweep.via` = %q)**: list step, Distributed Map of reconcile-batch children (batches of %d, MaxConcurrency %d here), aggregate step. **Calls per unchanged mirror: %.2f** in a round that reads sources only (`DestinationReadEvery` > 1; %.2f of them S3), **%.2f** in a round that reads both sides (%.2f S3). **At most %d sources per invocation** (the batch size bounds it, not the account). Wall time %.1f s (sources only: %.1f s).\n",
 			s.Via, s.BatchSize, s.MapConcurrency, s.CallsPerUnchangedMirror, s.S3CallsPerUnchangedMirror, s.CallsPerUnchangedMirrorReadingDestinations, s.S3CallsPerUnchangedMirrorReadingDests, s.MaxSourcesPerInvocation, s.WallS, s.SourcesOnlyWallS)
+		if s.DefaultDestinationReadEvery > 0 {
+			p("- **Which figure the target holds.** `sweep.calls_per_unchanged_mirror` (target ≤ 24) is the sources-only round: one read per kind of the source, nothing of the destination — the issue's \"half the reads\" once destination events repair destinations and `DestinationReadEvery` > 1 skips their reads. **A default deployment (`DestinationReadEvery` = %d) pays %.2f calls per unchanged mirror on every full sweep** (`calls_per_unchanged_mirror_default_deployment`): it reads both sides every time, one read per kind per side, at the same time, so it does not meet ≤ 24; with N > 1 the average is (%.2f + (N−1) × %.2f) / N, e.g. %.2f at N = 2 and %.2f at N = 4.\n",
+				s.DefaultDestinationReadEvery, s.CallsPerUnchangedMirrorDefault, s.CallsPerUnchangedMirrorReadingDestinations, s.CallsPerUnchangedMirror,
+				(s.CallsPerUnchangedMirrorReadingDestinations+s.CallsPerUnchangedMirror)/2, (s.CallsPerUnchangedMirrorReadingDestinations+3*s.CallsPerUnchangedMirror)/4)
+		}
+	}
+	if s.SetupConcurrency > 0 {
+		p("- Setup (not measured as a sweep of unchanged mirrors): buckets are created and the first, in-process sweeps run %d sources at a time (the default is 8)%s.", s.SetupConcurrency, settledNote(s))
+		if s.Autogroup != "" {
+			p(" Scheduling of the bench process: `%s` (with the kernel's autogroups, `nice` ranks processes only within a session; the bench's own session can be given a lower autogroup nice so that other sessions' niced builds and tests yield to it, as intended).", s.Autogroup)
+		}
+		p("\n")
 	}
 	p("- **Second sweep of %d buckets / %d tagged, nothing changed: %d API calls, %d StartExecution, %d DynamoDB reads / %d writes, %.1f s.** Peak RSS of the benchmark process: %.0f MB (moto: %.0f MB).\n",
 		s.Buckets, s.Tagged, s.SecondSweepAPICalls, s.SecondSweepStartExecutions, s.SecondSweepDynamoReads, s.SecondSweepDynamoWrites, s.SecondSweepS, s.PeakRSSMB, s.MotoPeakRSSMB)
@@ -190,6 +202,19 @@ func reportSweep(p printer, s *sweepResult) {
 		p("- Calls of the first sweep by operation: %s.\n", topOps(first.Pass.ByOp, 10))
 	}
 	p("\n")
+}
+
+// settledNote says how many setup runs the emulator timed out and were
+// run again before the measured sweeps.
+func settledNote(s *sweepResult) string {
+	n := 0
+	for _, pt := range s.Points {
+		n += pt.Pass.Settled
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d runs that the loaded emulator timed out were run again, unmeasured, before the measured sweeps", n)
 }
 
 func requestsPerSecond(s *sweepResult) float64 {
