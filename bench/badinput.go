@@ -211,7 +211,7 @@ func (env *badEnv) cases() []caseSpec {
 		{entry: "create", name: "source-region-empty", input: blog(set("sourceRegion", "")), mentions: []string{"sourceRegion"}},
 		{entry: "create", name: "account-11-digits", input: blog(set("sourceAccountNumber", "12345678901")), mentions: []string{"sourceAccountNumber"}},
 		{entry: "create", name: "account-letters", input: blog(set("destAccountNumber", "abcdefghijkl")), mentions: []string{"destAccountNumber"}},
-		{entry: "create", name: "cross-account", input: blog(set("destAccountNumber", "210987654321")), mentions: []string{"cross-account", "210987654321"}},
+		{entry: "create", name: "dest-account-without-member-role", input: blog(set("destAccountNumber", "210987654321")), mentions: []string{"210987654321", "bucketmirror-member"}},
 		{entry: "create", name: "dest-equals-source", input: blog(set("destBucketARN", "arn:aws:s3:::"+badSource)), mentions: []string{"differ"}},
 		{entry: "create", name: "same-region-derived", input: blog(func(m map[string]any) { m["destRegion"] = srcRegion; m["deterministicName"] = true }), mentions: []string{"sourceRegion"}},
 		{entry: "create", name: "started-at-not-time", input: blog(set("startedAt", "yesterday")), mentions: []string{"startedAt"}},

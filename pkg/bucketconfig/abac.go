@@ -17,7 +17,7 @@ var abacKind = &spec[types.AbacStatus]{
 	readActions:  []string{"s3:GetBucketABAC"},
 	writeActions: []string{"s3:PutBucketABAC"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*types.AbacStatus, error) {
-		out, err := e.clients.S3(b.Region).GetBucketAbac(ctx, &s3.GetBucketAbacInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketAbac(ctx, &s3.GetBucketAbacInput{Bucket: &b.Name})
 		if err != nil {
 			return nil, err
 		}
@@ -35,7 +35,7 @@ var abacKind = &spec[types.AbacStatus]{
 }
 
 func putAbac(ctx context.Context, e *Engine, b Bucket, status types.BucketAbacStatus) error {
-	_, err := e.clients.S3(b.Region).PutBucketAbac(ctx, &s3.PutBucketAbacInput{Bucket: &b.Name,
+	_, err := e.s3(b).PutBucketAbac(ctx, &s3.PutBucketAbacInput{Bucket: &b.Name,
 		AbacStatus: &types.AbacStatus{Status: status}})
 	return err
 }
@@ -43,7 +43,7 @@ func putAbac(ctx context.Context, e *Engine, b Bucket, status types.BucketAbacSt
 // abacEnabled says whether b has ABAC enabled. Stores that do not implement
 // ABAC (S3-compatible ones) and Regions that do not offer it have it off.
 func abacEnabled(ctx context.Context, e *Engine, b Bucket) (bool, error) {
-	out, err := e.clients.S3(b.Region).GetBucketAbac(ctx, &s3.GetBucketAbacInput{Bucket: &b.Name})
+	out, err := e.s3(b).GetBucketAbac(ctx, &s3.GetBucketAbacInput{Bucket: &b.Name})
 	if isUnavailable(err) {
 		return false, nil
 	}

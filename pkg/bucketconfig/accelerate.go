@@ -17,7 +17,7 @@ var accelerateKind = &spec[types.BucketAccelerateStatus]{
 	readActions:  []string{"s3:GetAccelerateConfiguration"},
 	writeActions: []string{"s3:PutAccelerateConfiguration"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*types.BucketAccelerateStatus, error) {
-		out, err := e.clients.S3(b.Region).GetBucketAccelerateConfiguration(ctx, &s3.GetBucketAccelerateConfigurationInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketAccelerateConfiguration(ctx, &s3.GetBucketAccelerateConfigurationInput{Bucket: &b.Name})
 		if err != nil {
 			return nil, err
 		}
@@ -44,7 +44,7 @@ var accelerateKind = &spec[types.BucketAccelerateStatus]{
 }
 
 func putAccelerate(ctx context.Context, e *Engine, b Bucket, status types.BucketAccelerateStatus) error {
-	_, err := e.clients.S3(b.Region).PutBucketAccelerateConfiguration(ctx, &s3.PutBucketAccelerateConfigurationInput{Bucket: &b.Name,
+	_, err := e.s3(b).PutBucketAccelerateConfiguration(ctx, &s3.PutBucketAccelerateConfigurationInput{Bucket: &b.Name,
 		AccelerateConfiguration: &types.AccelerateConfiguration{Status: status}})
 	return err
 }

@@ -3,6 +3,7 @@ package bucketconfig
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,7 +37,7 @@ var aclKind = &spec[[]aclGrant]{
 	// (read with the destination's snapshot).
 	writeActions: []string{"s3:PutBucketAcl", "s3:GetBucketAcl"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*[]aclGrant, error) {
-		out, err := e.clients.S3(b.Region).GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &b.Name})
 		if err != nil {
 			return nil, err
 		}
@@ -48,7 +49,7 @@ var aclKind = &spec[[]aclGrant]{
 		return &grants, nil
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *[]aclGrant) error {
-		client := e.clients.S3(b.Region)
+		client := e.s3(b)
 		// S3 wants the bucket owner in an ACL document: the destination's
 		// read already told it.
 		var owner *types.Owner
@@ -76,7 +77,7 @@ var aclKind = &spec[[]aclGrant]{
 	// before ownership turns BucketOwnerEnforced (see edges), while S3 still
 	// accepts ACL writes.
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: &b.Name, ACL: types.BucketCannedACLPrivate})
+		_, err := e.s3(b).PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: &b.Name, ACL: types.BucketCannedACLPrivate})
 		return err
 	},
 	xform: func(ctx context.Context, e *Engine, m Mirror, v *[]aclGrant) (*[]aclGrant, []Note, error) {
@@ -102,8 +103,72 @@ var aclKind = &spec[[]aclGrant]{
 			return nil, []Note{{Severity: SeverityInfo,
 				Message: "the source ACL is not copied: BucketOwnerEnforced disables it on the source"}}, nil
 		}
-		return v, nil, nil
+		return e.ownerGrantsToDest(ctx, m, v)
 	},
+}
+
+// ownerGrantsToDest turns the grants to the source bucket's owner into
+// grants to the destination bucket's owner: in another account the
+// destination has another owner (another canonical user id), and a grant to
+// the source's owner there would give the source's account access to the
+// copy while the copy's own owner lost its FULL_CONTROL. The owners' ids
+// are those of each bucket's ACL (from the plan's snapshots, else read).
+// Within one account both are the same and nothing changes.
+func (e *Engine) ownerGrantsToDest(ctx context.Context, m Mirror, v *[]aclGrant) (*[]aclGrant, []Note, error) {
+	if e.accountOf(m.Source) == e.accountOf(m.Dest) {
+		return v, nil, nil
+	}
+	var srcOwner, dstOwner string
+	var err error
+	if srcOwner, err = e.aclOwner(ctx, m.Source, func(p *Plan) *Snapshot { return p.Source }); err != nil {
+		return nil, nil, fmt.Errorf("reading the owner of source bucket %s: %w", m.Source, err)
+	}
+	if dstOwner, err = e.aclOwner(ctx, m.Dest, func(p *Plan) *Snapshot { return p.Dest }); err != nil {
+		return nil, nil, fmt.Errorf("reading the owner of destination bucket %s: %w", m.Dest, err)
+	}
+	if srcOwner == "" || dstOwner == "" || srcOwner == dstOwner {
+		return v, nil, nil
+	}
+	out := make([]aclGrant, len(*v))
+	mapped := 0
+	for i, g := range *v {
+		out[i] = g
+		if g.Type == types.TypeCanonicalUser && g.ID == srcOwner {
+			out[i].ID = dstOwner
+			mapped++
+		}
+	}
+	out = canonicalGrantList(out)
+	var notes []Note
+	if mapped > 0 {
+		notes = append(notes, Note{Severity: SeverityInfo, Message: fmt.Sprintf(
+			"%d ACL grant(s) to the source's owner (account %s) became grants to the destination's owner (account %s)",
+			mapped, e.accountOf(m.Source), e.accountOf(m.Dest))})
+	}
+	return &out, notes, nil
+}
+
+// aclOwner is the canonical id of b's owner: from the ACL read into the
+// plan's snapshot of b (pick), else read now.
+func (e *Engine) aclOwner(ctx context.Context, b Bucket, pick func(*Plan) *Snapshot) (string, error) {
+	if e.plan != nil {
+		if s := pick(e.plan); s != nil {
+			s.mu.Lock()
+			owner := s.facts.owner
+			s.mu.Unlock()
+			if owner != nil {
+				return aws.ToString(owner.ID), nil
+			}
+		}
+	}
+	out, err := e.s3(b).GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &b.Name})
+	if err != nil {
+		return "", err
+	}
+	if out.Owner == nil {
+		return "", nil
+	}
+	return aws.ToString(out.Owner.ID), nil
 }
 
 // canonicalGrants sorts and deduplicates grants, ACL order being
@@ -117,6 +182,11 @@ func canonicalGrants(in []types.Grant) []aclGrant {
 		}
 		out = append(out, a)
 	}
+	return canonicalGrantList(out)
+}
+
+// canonicalGrantList sorts and deduplicates grants in place.
+func canonicalGrantList(out []aclGrant) []aclGrant {
 	slices.SortFunc(out, func(a, b aclGrant) int {
 		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.ID, b.ID), cmp.Compare(a.URI, b.URI),
 			cmp.Compare(a.Email, b.Email), cmp.Compare(a.Permission, b.Permission))

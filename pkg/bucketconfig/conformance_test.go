@@ -49,7 +49,7 @@ func TestMetadataTrustsV2(t *testing.T) {
 // moveDest puts the fixture's destination into region.
 func (f *fixture) moveDest(region string) {
 	f.t.Helper()
-	f.m.Dest = Bucket{uniqueBucket(f.t, "dst"), region}
+	f.m.Dest = Bucket{Name: uniqueBucket(f.t, "dst"), Region: region}
 	f.createBucket(f.m.Dest, false)
 }
 
@@ -109,7 +109,7 @@ func TestAccelerateNotInDestinationRegion(t *testing.T) {
 // as not available and finishes.
 func TestFeaturesNotInGovCloud(t *testing.T) {
 	f := newFixture(t)
-	f.m.Source = Bucket{uniqueBucket(t, "src"), "us-gov-west-1"}
+	f.m.Source = Bucket{Name: uniqueBucket(t, "src"), Region: "us-gov-west-1"}
 	f.createBucket(f.m.Source, false)
 	f.moveDest("us-gov-east-1")
 	_, err := f.src().GetBucketAccelerateConfiguration(f.ctx, &s3.GetBucketAccelerateConfigurationInput{Bucket: &f.m.Source.Name})
@@ -162,7 +162,7 @@ func otherAccount(t *testing.T) (*fixture, string) {
 	}
 	clients := awsclient.New(cfg)
 	f := &fixture{t: t, ctx: ctx, clients: clients, engine: New(clients, Options{AccountID: account}),
-		m: Mirror{Source: Bucket{uniqueBucket(t, "src"), srcRegion}, Dest: Bucket{uniqueBucket(t, "dst"), dstRegion}}}
+		m: Mirror{Source: Bucket{Name: uniqueBucket(t, "src"), Region: srcRegion}, Dest: Bucket{Name: uniqueBucket(t, "dst"), Region: dstRegion}}}
 	f.createBucket(f.m.Source, false)
 	f.createBucket(f.m.Dest, false)
 	return f, account

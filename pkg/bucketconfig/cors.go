@@ -14,7 +14,7 @@ var corsKind = &spec[[]types.CORSRule]{
 	readActions:  []string{"s3:GetBucketCORS"},
 	writeActions: []string{"s3:PutBucketCORS"}, // DeleteBucketCors is authorised by s3:PutBucketCORS
 	get: func(ctx context.Context, e *Engine, b Bucket) (*[]types.CORSRule, error) {
-		out, err := e.clients.S3(b.Region).GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: &b.Name})
 		if isNotFound(err, codeNoSuchCORS) {
 			return nil, nil
 		}
@@ -24,12 +24,12 @@ var corsKind = &spec[[]types.CORSRule]{
 		return &out.CORSRules, nil
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *[]types.CORSRule) error {
-		_, err := e.clients.S3(b.Region).PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: &b.Name,
+		_, err := e.s3(b).PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: &b.Name,
 			CORSConfiguration: &types.CORSConfiguration{CORSRules: *v}})
 		return err
 	},
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).DeleteBucketCors(ctx, &s3.DeleteBucketCorsInput{Bucket: &b.Name})
+		_, err := e.s3(b).DeleteBucketCors(ctx, &s3.DeleteBucketCorsInput{Bucket: &b.Name})
 		return err
 	},
 }

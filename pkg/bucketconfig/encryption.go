@@ -33,7 +33,7 @@ var encryptionKind = &spec[types.ServerSideEncryptionConfiguration]{
 	// same alias in the destination.
 	writeActions: []string{"s3:PutEncryptionConfiguration", "kms:ListAliases", "kms:DescribeKey"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*types.ServerSideEncryptionConfiguration, error) {
-		out, err := e.clients.S3(b.Region).GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &b.Name})
 		if isNotFound(err, codeNoSuchEncryption) {
 			return nil, nil
 		}
@@ -43,12 +43,12 @@ var encryptionKind = &spec[types.ServerSideEncryptionConfiguration]{
 		return canonicalEncryption(out.ServerSideEncryptionConfiguration), nil
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *types.ServerSideEncryptionConfiguration) error {
-		_, err := e.clients.S3(b.Region).PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: &b.Name,
+		_, err := e.s3(b).PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: &b.Name,
 			ServerSideEncryptionConfiguration: v})
 		return err
 	},
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).DeleteBucketEncryption(ctx, &s3.DeleteBucketEncryptionInput{Bucket: &b.Name})
+		_, err := e.s3(b).DeleteBucketEncryption(ctx, &s3.DeleteBucketEncryptionInput{Bucket: &b.Name})
 		return err
 	},
 	xform: func(ctx context.Context, e *Engine, m Mirror, v *types.ServerSideEncryptionConfiguration) (*types.ServerSideEncryptionConfiguration, []Note, error) {
@@ -170,20 +170,25 @@ func (e *Engine) destinationKMSKey(ctx context.Context, m Mirror, key string) (s
 	}
 	if ref.alias == awsManagedS3Key {
 		if ref.region != "" {
-			return fmt.Sprintf("arn:%s:kms:%s:%s:alias/%s", ref.partition, dst, ref.account, awsManagedS3Key), "", nil
+			// The AWS managed key of the destination's own account.
+			account := ref.account
+			if m.Dest.Account != "" || m.Source.Account != "" {
+				account = e.accountOf(m.Dest)
+			}
+			return fmt.Sprintf("arn:%s:kms:%s:%s:alias/%s", ref.partition, dst, account, awsManagedS3Key), "", nil
 		}
 		return key, "", nil
 	}
 	if mapped, ok, err := e.mappedKMSKey(m, key, func(r kmsKeyRef) bool { return r.names(ref, src) }); ok || err != nil {
 		return mapped, fmt.Sprintf("KMS key %s (%s) mapped to %s (%s) by Options.KMSKeys", key, src, mapped, dst), err
 	}
-	if ref.account != "" && e.opts.AccountID != "" && ref.account != e.opts.AccountID {
+	if ref.account != "" && e.accountOf(m.Source) != "" && ref.account != e.accountOf(m.Source) {
 		return "", "", fmt.Errorf("mapping KMS key %s of the source in %s: it belongs to account %s, whose aliases cannot be looked up; map it with Options.KMSKeys",
 			key, src, ref.account)
 	}
 	if strings.HasPrefix(ref.keyID, "mrk-") {
 		// A multi-Region key's replicas share its key id.
-		if meta, err := describeKMSKey(ctx, e, dst, ref.keyID); err != nil || meta != nil {
+		if meta, err := describeKMSKey(ctx, e, m.Dest, ref.keyID); err != nil || meta != nil {
 			if err != nil {
 				return "", "", fmt.Errorf("looking up replica of KMS key %s in %s: %w", key, dst, err)
 			}
@@ -193,7 +198,7 @@ func (e *Engine) destinationKMSKey(ctx context.Context, m Mirror, key string) (s
 	aliases := []string{ref.alias}
 	if ref.alias == "" {
 		var err error
-		if aliases, err = kmsAliases(ctx, e, src, key); err != nil {
+		if aliases, err = kmsAliases(ctx, e, m.Source, key); err != nil {
 			return "", "", fmt.Errorf("listing aliases of KMS key %s in %s: %w", key, src, err)
 		}
 		if slices.Contains(aliases, awsManagedS3Key) {
@@ -211,7 +216,7 @@ func (e *Engine) destinationKMSKey(ctx context.Context, m Mirror, key string) (s
 	}
 	found := map[string][]string{} // destination key ARN -> aliases naming it
 	for _, alias := range aliases {
-		meta, err := describeKMSKey(ctx, e, dst, "alias/"+alias)
+		meta, err := describeKMSKey(ctx, e, m.Dest, "alias/"+alias)
 		if err != nil {
 			return "", "", fmt.Errorf("looking up KMS alias alias/%s in %s: %w", alias, dst, err)
 		}
@@ -271,10 +276,11 @@ func (e *Engine) mappedKMSKey(m Mirror, key string, match func(kmsKeyRef) bool) 
 	return to, true, nil
 }
 
-// kmsAliases lists the alias names (without "alias/") of key in region.
-func kmsAliases(ctx context.Context, e *Engine, region, key string) ([]string, error) {
+// kmsAliases lists the alias names (without "alias/") of key in the
+// Region and account of b.
+func kmsAliases(ctx context.Context, e *Engine, b Bucket, key string) ([]string, error) {
 	var names []string
-	pages := kms.NewListAliasesPaginator(e.clients.KMS(region), &kms.ListAliasesInput{KeyId: &key})
+	pages := kms.NewListAliasesPaginator(e.clientsFor(b).KMS(b.Region), &kms.ListAliasesInput{KeyId: &key})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -290,10 +296,10 @@ func kmsAliases(ctx context.Context, e *Engine, region, key string) ([]string, e
 	return slices.Compact(names), nil
 }
 
-// describeKMSKey returns the key named by id in region, or nil if there is
-// none.
-func describeKMSKey(ctx context.Context, e *Engine, region, id string) (*kmstypes.KeyMetadata, error) {
-	out, err := e.clients.KMS(region).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &id})
+// describeKMSKey returns the key named by id in the Region and account of
+// b (an alias resolves in that account), or nil if there is none.
+func describeKMSKey(ctx context.Context, e *Engine, b Bucket, id string) (*kmstypes.KeyMetadata, error) {
+	out, err := e.clientsFor(b).KMS(b.Region).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &id})
 	if isNotFound(err, codeKMSNotFound) {
 		return nil, nil
 	}

@@ -11,13 +11,58 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 )
 
-// Bucket names a bucket and the Region it lives in.
+// Bucket names a bucket, the Region it lives in and, when it is not the
+// deployment's, the account owning it.
 type Bucket struct {
 	Name   string `json:"name"`
 	Region string `json:"region"`
+	// Account owns the bucket when it is not the engine's (Options.AccountID);
+	// "" = the engine's account.
+	Account string `json:"account,omitempty"`
+	// clients act in Account (nil: the engine's own clients).
+	clients *awsclient.Clients
+}
+
+// In returns b read and written with clients, which act in the account
+// owning it (awsclient.Clients.ForAccount); Account is set from them when
+// they act in another account than the deployment's.
+func (b Bucket) In(clients *awsclient.Clients) Bucket {
+	b.clients = clients
+	if clients != nil && clients.RoleARN() != "" {
+		b.Account = clients.Account()
+	}
+	return b
+}
+
+// Sibling is another bucket of b's account and Region, reached with b's
+// clients (a log bucket beside a destination).
+func (b Bucket) Sibling(name string) Bucket {
+	b.Name = name
+	return b
+}
+
+// clientsFor are the clients acting in b's account.
+func (e *Engine) clientsFor(b Bucket) *awsclient.Clients {
+	if b.clients != nil {
+		return b.clients
+	}
+	return e.clients
+}
+
+// s3 is the S3 client for b: its account's, in its Region.
+func (e *Engine) s3(b Bucket) *s3.Client { return e.clientsFor(b).S3(b.Region) }
+
+// accountOf is the account owning b.
+func (e *Engine) accountOf(b Bucket) string {
+	if b.Account != "" {
+		return b.Account
+	}
+	return e.opts.AccountID
 }
 
 // ARN is the bucket's ARN in the aws partition.
@@ -91,8 +136,9 @@ type Options struct {
 	Sequential bool
 	// PropagationTimeout bounds retries of NoSuchBucket on a new destination.
 	PropagationTimeout time.Duration
-	// AccountID is the account owning both buckets (needed for S3 Control
-	// and log-delivery conditions).
+	// AccountID is the deployment's account, owning every bucket whose
+	// Bucket.Account is empty (needed for S3 Control and log-delivery
+	// conditions).
 	AccountID string
 	// NamePrefix starts the name of every bucket bucketmirror creates
 	// (destinations and log buckets; default DefaultNamePrefix): the

@@ -26,7 +26,7 @@ var lifecycleKind = &spec[lifecycleConfig]{
 	readActions:  []string{"s3:GetLifecycleConfiguration"},
 	writeActions: []string{"s3:PutLifecycleConfiguration"}, // DeleteBucketLifecycle is authorised by s3:PutLifecycleConfiguration
 	get: func(ctx context.Context, e *Engine, b Bucket) (*lifecycleConfig, error) {
-		out, err := e.clients.S3(b.Region).GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: &b.Name})
 		if isNotFound(err, codeNoSuchLifecycle) {
 			return nil, nil
 		}
@@ -54,7 +54,7 @@ var lifecycleKind = &spec[lifecycleConfig]{
 		return v, nil
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *lifecycleConfig) error {
-		_, err := e.clients.S3(b.Region).PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
+		_, err := e.s3(b).PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
 			Bucket:                             &b.Name,
 			LifecycleConfiguration:             &types.BucketLifecycleConfiguration{Rules: v.Rules},
 			TransitionDefaultMinimumObjectSize: v.TransitionDefaultMinimumObjectSize,
@@ -62,7 +62,7 @@ var lifecycleKind = &spec[lifecycleConfig]{
 		return err
 	},
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: &b.Name})
+		_, err := e.s3(b).DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: &b.Name})
 		return err
 	},
 }

@@ -67,7 +67,7 @@ func (l *idList[C]) list(ctx context.Context, c *s3.Client, bucket string) ([]C,
 }
 
 func (l *idList[C]) get(ctx context.Context, e *Engine, b Bucket) (*[]C, error) {
-	all, err := l.list(ctx, e.clients.S3(b.Region), b.Name)
+	all, err := l.list(ctx, e.s3(b), b.Name)
 	if err != nil || len(all) == 0 {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func (l *idList[C]) current(ctx context.Context, e *Engine, c *s3.Client, b Buck
 }
 
 func (l *idList[C]) put(ctx context.Context, e *Engine, b Bucket, v *[]C) error {
-	c := e.clients.S3(b.Region)
+	c := e.s3(b)
 	current, err := l.current(ctx, e, c, b)
 	if err != nil {
 		return err
@@ -166,7 +166,7 @@ func runAll(calls []func() error) error {
 }
 
 func (l *idList[C]) del(ctx context.Context, e *Engine, b Bucket) error {
-	c := e.clients.S3(b.Region)
+	c := e.s3(b)
 	current, err := l.current(ctx, e, c, b)
 	if err != nil {
 		return err

@@ -71,7 +71,7 @@ func TestInventoryExportBucketARN(t *testing.T) {
 		"arn:aws:s3:::reports-east":     "arn:aws:s3:::reports-west",
 		"arn:aws-cn:s3:::cn-exports-in": "cn-exports-out",
 	}}}
-	m := Mirror{Source: Bucket{"src", "us-east-1"}, Dest: Bucket{"dst", "us-west-2"}}
+	m := Mirror{Source: Bucket{Name: "src", Region: "us-east-1"}, Dest: Bucket{Name: "dst", Region: "us-west-2"}}
 	for _, tc := range []struct {
 		in, want string
 		ok       bool

@@ -103,7 +103,7 @@ var loggingKind = &spec[loggingConfig]{
 		"s3:CreateBucket", "s3:PutBucketOwnershipControls", "s3:GetBucketTagging", "s3:PutBucketTagging",
 		"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketRequestPayment"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*loggingConfig, error) {
-		out, err := e.clients.S3(b.Region).GetBucketLogging(ctx, &s3.GetBucketLoggingInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketLogging(ctx, &s3.GetBucketLoggingInput{Bucket: &b.Name})
 		if err != nil {
 			return nil, err
 		}
@@ -129,11 +129,11 @@ var loggingKind = &spec[loggingConfig]{
 		v.seen = p
 		go func() {
 			defer close(p.done)
-			p.state = inspectLogBucket(p.ctx, e, Bucket{Name: v.TargetBucket, Region: m.Dest.Region}, v.logBucket == logBucketOwned)
+			p.state = inspectLogBucket(p.ctx, e, m.Dest.Sibling(v.TargetBucket), v.logBucket == logBucketOwned)
 		}()
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *loggingConfig) error {
-		logBucket := Bucket{Name: v.TargetBucket, Region: b.Region}
+		logBucket := b.Sibling(v.TargetBucket)
 		if prior, known := e.destLogging(b); v.seen != nil && known {
 			done, err := putLoggingOptimistically(ctx, e, b, v, prior)
 			if done || err != nil {
@@ -177,7 +177,7 @@ var loggingKind = &spec[loggingConfig]{
 		} else if v.TargetBucket == m.Source.Name {
 			out.TargetBucket, out.logBucket = m.Dest.Name, logBucketAsIs
 		} else {
-			out.TargetBucket, out.logBucket, out.sourceTarget = logBucketName(e.namePrefix(), v.TargetBucket, m.Dest.Region), logBucketOwned, v.TargetBucket
+			out.TargetBucket, out.logBucket, out.sourceTarget = logBucketName(e.namePrefix(), v.TargetBucket, m.Dest.Account, m.Dest.Region), logBucketOwned, v.TargetBucket
 			notes = append(notes, Note{Severity: SeverityInfo, Message: fmt.Sprintf(
 				"server access logs go to %s in %s, bucketmirror's log bucket for %s (map %s with the buckets option to use a bucket of your own)",
 				out.TargetBucket, m.Dest.Region, v.TargetBucket, v.TargetBucket)})
@@ -197,7 +197,7 @@ func putLoggingStatus(ctx context.Context, e *Engine, b Bucket, v *loggingConfig
 			TargetGrants:          v.TargetGrants,
 		}
 	}
-	_, err := e.clients.S3(b.Region).PutBucketLogging(ctx, &s3.PutBucketLoggingInput{Bucket: &b.Name, BucketLoggingStatus: status})
+	_, err := e.s3(b).PutBucketLogging(ctx, &s3.PutBucketLoggingInput{Bucket: &b.Name, BucketLoggingStatus: status})
 	return err
 }
 
@@ -246,7 +246,7 @@ func putLoggingOptimistically(ctx context.Context, e *Engine, b Bucket, v, prior
 	if putErr != nil {
 		return false, nil
 	}
-	logBucket := Bucket{Name: v.TargetBucket, Region: b.Region}
+	logBucket := b.Sibling(v.TargetBucket)
 	refusal := seen.deliverable
 	var policy map[string]any
 	if v.logBucket == logBucketOwned {
@@ -286,10 +286,17 @@ func putLoggingOptimistically(ctx context.Context, e *Engine, b Bucket, v, prior
 // digits of SHA-256 of the source's log target. Every bucket bucketmirror
 // creates starts with the prefix, so the template can scope every S3 write
 // to "<prefix>*" (a source's log target name cannot carry it); the hash
-// keeps different targets apart and makes the name deterministic. With a
-// prefix of at most MaxNamePrefix characters the name fits S3's 63.
-func logBucketName(prefix, target, region string) string {
-	sum := sha256.Sum256([]byte(target))
+// keeps different targets apart and makes the name deterministic. Bucket
+// names are global: a log bucket in another account than the deployment's
+// (account set) hashes that account in too, so the copies of one source
+// into two accounts do not both claim one name. With a prefix of at most
+// MaxNamePrefix characters the name fits S3's 63.
+func logBucketName(prefix, target, account, region string) string {
+	key := target
+	if account != "" {
+		key += "\x00" + account
+	}
+	sum := sha256.Sum256([]byte(key))
 	return prefix + "logs-" + hex.EncodeToString(sum[:4]) + "-" + region
 }
 
@@ -337,7 +344,7 @@ func nonEmpty(s *string) *string {
 // and for bucketmirror's own log buckets its tags and policy too.
 func inspectLogBucket(ctx context.Context, e *Engine, logBucket Bucket, owned bool) *logBucketState {
 	st := &logBucketState{}
-	client := e.clients.S3(logBucket.Region)
+	client := e.s3(logBucket)
 	var wg sync.WaitGroup
 	run := func(f func(ctx context.Context)) {
 		wg.Add(1)
@@ -376,8 +383,8 @@ func readPolicyDoc(ctx context.Context, client *s3.Client, bucket string) (map[s
 // and tagged when missing, refused when it exists without our tag, and
 // granting log delivery for dest.
 func ensureLogBucket(ctx context.Context, e *Engine, dest Bucket, v *loggingConfig, seen *logBucketState) error {
-	logBucket := Bucket{Name: v.TargetBucket, Region: dest.Region}
-	if e.opts.AccountID == "" {
+	logBucket := dest.Sibling(v.TargetBucket)
+	if e.accountOf(dest) == "" {
 		return fmt.Errorf("granting log delivery on log bucket %s: the account id is not set (it scopes the grant to this account)", logBucket)
 	}
 	missing, policy, err := ownedLogBucketVerdict(logBucket, v, seen, e.opts.TagPrefix)
@@ -430,7 +437,7 @@ func notOurLogBucket(logBucket Bucket, target, tagKey, tagValue string) error {
 }
 
 func createLogBucket(ctx context.Context, e *Engine, logBucket Bucket, withGrants bool, tagKey, tagValue string) error {
-	client := e.clients.S3(logBucket.Region)
+	client := e.s3(logBucket)
 	in := &s3.CreateBucketInput{Bucket: &logBucket.Name}
 	// us-east-1 takes no LocationConstraint (S3 rejects one naming it).
 	if logBucket.Region != "us-east-1" {
@@ -464,7 +471,7 @@ func createLogBucket(ctx context.Context, e *Engine, logBucket Bucket, withGrant
 // checkLogBucket refuses log buckets S3 cannot deliver logs to: ones with
 // Object Lock default retention or Requester Pays.
 func checkLogBucket(ctx context.Context, e *Engine, logBucket Bucket) error {
-	client := e.clients.S3(logBucket.Region)
+	client := e.s3(logBucket)
 	var (
 		payment    *s3.GetBucketRequestPaymentOutput
 		paymentErr error
@@ -525,8 +532,8 @@ const logDeliveryAttempts = 4
 // write the policy is read back, since a concurrent merge may have dropped
 // our statement.
 func grantLogDelivery(ctx context.Context, e *Engine, logBucket, dest Bucket, prefix string, known map[string]any) error {
-	client := e.clients.S3(logBucket.Region)
-	stmt := logDeliveryStatement(logBucket, dest, prefix, e.opts.AccountID)
+	client := e.s3(logBucket)
+	stmt := logDeliveryStatement(logBucket, dest, prefix, e.accountOf(dest))
 	for range logDeliveryAttempts {
 		policy := known
 		known = nil

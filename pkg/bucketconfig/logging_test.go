@@ -66,10 +66,10 @@ func checkLogDeliveryStatement(t *testing.T, stmt map[string]any, logBucket, pre
 
 func TestLogging(t *testing.T) {
 	f := newFixture(t)
-	target := Bucket{uniqueBucket(t, "logs"), srcRegion}
+	target := Bucket{Name: uniqueBucket(t, "logs"), Region: srcRegion}
 	f.createBucket(target, false)
 	f.grantSourceLogDelivery(target, "access/")
-	logBucket := Bucket{logBucketName(DefaultNamePrefix, target.Name, dstRegion), dstRegion}
+	logBucket := Bucket{Name: logBucketName(DefaultNamePrefix, target.Name, "", dstRegion), Region: dstRegion}
 	grants := []types.TargetGrant{{Permission: types.BucketLogsPermissionRead,
 		Grantee: &types.Grantee{Type: types.TypeGroup, URI: aws.String("http://acs.amazonaws.com/groups/global/AuthenticatedUsers")}}}
 	f.roundTrip("logging",
@@ -117,10 +117,10 @@ func TestLogging(t *testing.T) {
 // policy; another destination logging into the same log bucket adds its own.
 func TestLoggingSharedLogBucket(t *testing.T) {
 	f := newFixture(t)
-	target := Bucket{uniqueBucket(t, "logs"), srcRegion}
+	target := Bucket{Name: uniqueBucket(t, "logs"), Region: srcRegion}
 	f.createBucket(target, false)
 	f.grantSourceLogDelivery(target, "")
-	logBucket := Bucket{logBucketName(DefaultNamePrefix, target.Name, dstRegion), dstRegion}
+	logBucket := Bucket{Name: logBucketName(DefaultNamePrefix, target.Name, "", dstRegion), Region: dstRegion}
 	f.putLogging(f.m.Source, &types.LoggingEnabled{TargetBucket: &target.Name, TargetPrefix: aws.String("one/")})
 	f.configure("logging")
 	f.putLogging(f.m.Source, &types.LoggingEnabled{TargetBucket: &target.Name, TargetPrefix: aws.String("two/")})
@@ -134,7 +134,7 @@ func TestLoggingSharedLogBucket(t *testing.T) {
 	checkLogDeliveryStatement(t, stmts[0], logBucket.Name, "two/", f.m.Dest)
 
 	other := &fixture{t: t, ctx: f.ctx, clients: f.clients, engine: f.engine,
-		m: Mirror{Source: Bucket{uniqueBucket(t, "src"), srcRegion}, Dest: Bucket{uniqueBucket(t, "dst"), dstRegion}}}
+		m: Mirror{Source: Bucket{Name: uniqueBucket(t, "src"), Region: srcRegion}, Dest: Bucket{Name: uniqueBucket(t, "dst"), Region: dstRegion}}}
 	other.createBucket(other.m.Source, false)
 	other.createBucket(other.m.Dest, false)
 	other.putLogging(other.m.Source, &types.LoggingEnabled{TargetBucket: &target.Name, TargetPrefix: aws.String("other/")})
@@ -172,7 +172,7 @@ func TestLoggingIntoItself(t *testing.T) {
 			if k := le.TargetObjectKeyFormat; k == nil || k.SimplePrefix == nil || k.PartitionedPrefix != nil {
 				t.Errorf("destination key format = %+v, want SimplePrefix", k)
 			}
-			if _, err := f.dst().HeadBucket(f.ctx, &s3.HeadBucketInput{Bucket: aws.String(logBucketName(DefaultNamePrefix, f.m.Source.Name, dstRegion))}); err == nil {
+			if _, err := f.dst().HeadBucket(f.ctx, &s3.HeadBucketInput{Bucket: aws.String(logBucketName(DefaultNamePrefix, f.m.Source.Name, "", dstRegion))}); err == nil {
 				t.Errorf("a log bucket was created for a bucket logging into itself")
 			}
 		})
@@ -323,10 +323,10 @@ func TestLoggingUnusableLogBucket(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			target := Bucket{uniqueBucket(t, "logs"), srcRegion}
+			target := Bucket{Name: uniqueBucket(t, "logs"), Region: srcRegion}
 			f.createBucket(target, false)
 			f.grantSourceLogDelivery(target, "")
-			mapped := Bucket{uniqueBucket(t, "mapped"), dstRegion}
+			mapped := Bucket{Name: uniqueBucket(t, "mapped"), Region: dstRegion}
 			tc.setup(f, mapped)
 			f.grantSourceLogDelivery(mapped, "")
 			f.engine = New(f.clients, Options{AccountID: localcloud.AccountID, Buckets: map[string]string{target.Name: mapped.Name}})
@@ -349,13 +349,13 @@ var validBucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 func TestLoggingLogBucketName(t *testing.T) {
 	// Every log bucket starts with the name prefix, so the template's
 	// "<prefix>*" write grant covers it and nothing else.
-	if got := logBucketName("dest-", "my-logs", "eu-central-1"); got != "dest-logs-2b23cd4c-eu-central-1" {
+	if got := logBucketName("dest-", "my-logs", "", "eu-central-1"); got != "dest-logs-2b23cd4c-eu-central-1" {
 		t.Errorf("log bucket name = %q, want dest-logs-<first 8 hex of sha256(my-logs)>-eu-central-1", got)
 	}
 	long := strings.Repeat("a", 45) + "-.b" + strings.Repeat("c", 15) // 63 characters
 	other := long[:62] + "d"
 	prefix := strings.Repeat("p", MaxNamePrefix-1) + "-"
-	n1, n2 := logBucketName(prefix, long, "ap-southeast-2"), logBucketName(prefix, other, "ap-southeast-2")
+	n1, n2 := logBucketName(prefix, long, "", "ap-southeast-2"), logBucketName(prefix, other, "", "ap-southeast-2")
 	for _, n := range []string{n1, n2} {
 		if len(n) > 63 || !validBucketName.MatchString(n) || strings.Contains(n, ".-") || strings.Contains(n, "-.") ||
 			!strings.HasPrefix(n, prefix+"logs-") || !strings.HasSuffix(n, "-ap-southeast-2") {
@@ -365,7 +365,7 @@ func TestLoggingLogBucketName(t *testing.T) {
 	if n1 == n2 {
 		t.Errorf("two targets share the log bucket %q", n1)
 	}
-	if logBucketName(prefix, long, "ap-southeast-2") != n1 {
+	if logBucketName(prefix, long, "", "ap-southeast-2") != n1 {
 		t.Error("log bucket name is not deterministic")
 	}
 	// The longest Region code with the longest prefix still fits.
@@ -375,7 +375,7 @@ func TestLoggingLogBucketName(t *testing.T) {
 			longest = r
 		}
 	}
-	if n := logBucketName(strings.Repeat("p", MaxNamePrefix), long, longest); len(n) > 63 {
+	if n := logBucketName(strings.Repeat("p", MaxNamePrefix), long, "", longest); len(n) > 63 {
 		t.Errorf("with a %d-character prefix the log bucket name %q is %d characters", MaxNamePrefix, n, len(n))
 	}
 }

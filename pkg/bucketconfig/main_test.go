@@ -83,7 +83,7 @@ func newFixture(t *testing.T, opts ...func(*Options)) *fixture {
 		fn(&o)
 	}
 	f := &fixture{t: t, ctx: context.Background(), clients: clients, engine: New(clients, o),
-		m: Mirror{Source: Bucket{uniqueBucket(t, "src"), srcRegion}, Dest: Bucket{uniqueBucket(t, "dst"), dstRegion}}}
+		m: Mirror{Source: Bucket{Name: uniqueBucket(t, "src"), Region: srcRegion}, Dest: Bucket{Name: uniqueBucket(t, "dst"), Region: dstRegion}}}
 	f.createBucket(f.m.Source, false)
 	f.createBucket(f.m.Dest, false)
 	return f

@@ -33,7 +33,7 @@ var metadataKind = &spec[metadataConfig]{
 	readActions:  []string{"s3:GetBucketMetadataTableConfiguration"},
 	writeActions: []string{},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*metadataConfig, error) {
-		client := e.clients.S3(b.Region)
+		client := e.s3(b)
 		// Trust V2: GetBucketMetadataConfiguration answers for V1
 		// configurations too (API Reference), and on real S3 the V1 Get
 		// of a bucket without one answers V1APIsNotAllowed, not a

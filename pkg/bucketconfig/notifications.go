@@ -23,7 +23,7 @@ var notificationsKind = &spec[types.NotificationConfiguration]{
 	readActions:  []string{"s3:GetBucketNotification"},
 	writeActions: []string{"s3:PutBucketNotification"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*types.NotificationConfiguration, error) {
-		out, err := e.clients.S3(b.Region).GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: &b.Name})
 		if err != nil {
 			return nil, err
 		}
@@ -36,13 +36,13 @@ var notificationsKind = &spec[types.NotificationConfiguration]{
 		}), nil
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *types.NotificationConfiguration) error {
-		_, err := e.clients.S3(b.Region).PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: &b.Name,
+		_, err := e.s3(b).PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: &b.Name,
 			NotificationConfiguration: v})
 		return explainUnvalidatedTargets(err, b, v)
 	},
 	// There is no DeleteBucketNotification: an empty configuration removes it.
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: &b.Name,
+		_, err := e.s3(b).PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: &b.Name,
 			NotificationConfiguration: &types.NotificationConfiguration{}})
 		return err
 	},

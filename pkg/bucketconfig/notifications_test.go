@@ -157,7 +157,7 @@ func TestNotificationsMappedQueueMissing(t *testing.T) {
 
 // A target mapped into the wrong Region is an error of the transform.
 func TestNotificationsMappedToWrongRegion(t *testing.T) {
-	src := Mirror{Source: Bucket{"a", srcRegion}, Dest: Bucket{"b", dstRegion}}
+	src := Mirror{Source: Bucket{Name: "a", Region: srcRegion}, Dest: Bucket{Name: "b", Region: dstRegion}}
 	e := New(nil, Options{NotificationTargets: map[string]string{
 		"arn:aws:sns:us-east-1:123456789012:topic": "arn:aws:sns:eu-west-1:123456789012:topic"}})
 	_, _, err := notificationsKind.xform(t.Context(), e, src, &types.NotificationConfiguration{

@@ -61,7 +61,7 @@ var objectLockKind = &spec[types.DefaultRetention]{
 }
 
 func getObjectLock(ctx context.Context, e *Engine, b Bucket) (*types.ObjectLockConfiguration, error) {
-	out, err := e.clients.S3(b.Region).GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: &b.Name})
+	out, err := e.s3(b).GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: &b.Name})
 	if isNotFound(err, codeNoSuchObjectLock) {
 		return nil, nil
 	}
@@ -72,7 +72,7 @@ func getObjectLock(ctx context.Context, e *Engine, b Bucket) (*types.ObjectLockC
 }
 
 func putObjectLock(ctx context.Context, e *Engine, b Bucket, rule *types.ObjectLockRule) error {
-	_, err := e.clients.S3(b.Region).PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: &b.Name,
+	_, err := e.s3(b).PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: &b.Name,
 		ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled, Rule: rule}})
 	return err
 }

@@ -19,7 +19,7 @@ var ownershipKind = &spec[types.ObjectOwnership]{
 	writeActions: []string{"s3:PutBucketOwnershipControls", "s3:PutBucketAcl"},
 	get:          getOwnership,
 	put: func(ctx context.Context, e *Engine, b Bucket, v *types.ObjectOwnership) error {
-		client := e.clients.S3(b.Region)
+		client := e.s3(b)
 		in := &s3.PutBucketOwnershipControlsInput{Bucket: &b.Name,
 			OwnershipControls: &types.OwnershipControls{Rules: []types.OwnershipControlsRule{{ObjectOwnership: *v}}}}
 		_, err := client.PutBucketOwnershipControls(ctx, in)
@@ -38,7 +38,7 @@ var ownershipKind = &spec[types.ObjectOwnership]{
 		return err
 	},
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).DeleteBucketOwnershipControls(ctx, &s3.DeleteBucketOwnershipControlsInput{Bucket: &b.Name})
+		_, err := e.s3(b).DeleteBucketOwnershipControls(ctx, &s3.DeleteBucketOwnershipControlsInput{Bucket: &b.Name})
 		return err
 	},
 }
@@ -46,7 +46,7 @@ var ownershipKind = &spec[types.ObjectOwnership]{
 // getOwnership reads a bucket's Object Ownership; nil when it has no
 // ownership controls (ACLs enabled, objects owned by their writer).
 func getOwnership(ctx context.Context, e *Engine, b Bucket) (*types.ObjectOwnership, error) {
-	out, err := e.clients.S3(b.Region).GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: &b.Name})
+	out, err := e.s3(b).GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: &b.Name})
 	if isNotFound(err, codeNoSuchOwnershipControls) {
 		return nil, nil
 	}

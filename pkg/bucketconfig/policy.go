@@ -20,7 +20,7 @@ var policyKind = &spec[json.RawMessage]{
 	readActions:  []string{"s3:GetBucketPolicy"},
 	writeActions: []string{"s3:PutBucketPolicy", "s3:DeleteBucketPolicy"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*json.RawMessage, error) {
-		out, err := e.clients.S3(b.Region).GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &b.Name})
 		if isNotFound(err, codeNoSuchBucketPolicy) {
 			return nil, nil
 		}
@@ -34,14 +34,14 @@ var policyKind = &spec[json.RawMessage]{
 		return &doc, nil
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *json.RawMessage) error {
-		_, err := e.clients.S3(b.Region).PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &b.Name, Policy: aws.String(string(*v))})
+		_, err := e.s3(b).PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &b.Name, Policy: aws.String(string(*v))})
 		if Classify(err) == ClassDenied && PolicyIsPublic(*v) {
 			// The bucket's own BlockPublicPolicy was copied from the
 			// source before this write (catalog: BPA before policy), and
 			// the source holds this public policy, so what still refuses
 			// it is the destination account's Block Public Access (or an
 			// SCP): name it, S3's "Access Denied" does not.
-			account := e.opts.AccountID
+			account := e.accountOf(b)
 			if account == "" {
 				account = "of the destination"
 			}
@@ -49,12 +49,12 @@ var policyKind = &spec[json.RawMessage]{
 				"(account-level Block Public Access BlockPublicPolicy, set with S3 Control PutPublicAccessBlock; "+
 				"check with `aws s3control get-public-access-block --account-id %s`), or an SCP denies it: "+
 				"turn BlockPublicPolicy off for the account to mirror this public policy, or keep the source private: %w",
-				account, e.opts.AccountID, err)
+				account, e.accountOf(b), err)
 		}
 		return err
 	},
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: &b.Name})
+		_, err := e.s3(b).DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: &b.Name})
 		return err
 	},
 	xform: func(_ context.Context, e *Engine, m Mirror, v *json.RawMessage) (*json.RawMessage, []Note, error) {
@@ -69,8 +69,42 @@ var policyKind = &spec[json.RawMessage]{
 		if err != nil {
 			return nil, notes, err
 		}
+		notes = append(notes, e.sourceAccountGrants(out, m)...)
 		return &out, notes, nil
 	},
+}
+
+// sourceAccountGrants reports the statements of a policy copied into another
+// account that name the source's account as principal: they are kept (the
+// source account may well need the access — a recovery copy read back by
+// its owner), but a copy must not grant another account access without
+// anyone noticing, so each is named.
+func (e *Engine) sourceAccountGrants(policy json.RawMessage, m Mirror) []Note {
+	src, dst := e.accountOf(m.Source), e.accountOf(m.Dest)
+	if src == "" || src == dst {
+		return nil
+	}
+	var doc map[string]any
+	if decodeJSON(policy, &doc) != nil {
+		return nil
+	}
+	var notes []Note
+	for i, st := range statementsOf(doc) {
+		p, _ := st["Principal"].(map[string]any)
+		for _, v := range stringsOf(p["AWS"]) {
+			if v == src || strings.Contains(v, ":iam::"+src+":") || strings.Contains(v, ":sts::"+src+":") {
+				sid, _ := st["Sid"].(string)
+				if sid == "" {
+					sid = fmt.Sprintf("#%d", i+1)
+				}
+				notes = append(notes, Note{Severity: SeverityInfo, Message: fmt.Sprintf(
+					"policy statement %s grants the source's account %s (principal %s) access to the destination in account %s: kept as written; remove it from the source's policy if the copy must not grant it",
+					sid, src, v, dst)})
+				break
+			}
+		}
+	}
+	return notes
 }
 
 // PolicyIsPublic says whether a bucket policy is public in S3's sense: an

@@ -18,7 +18,7 @@ var publicAccessBlockKind = &spec[types.PublicAccessBlockConfiguration]{
 	readActions:  []string{"s3:GetBucketPublicAccessBlock"},
 	writeActions: []string{"s3:PutBucketPublicAccessBlock"}, // DeletePublicAccessBlock is authorised by s3:PutBucketPublicAccessBlock
 	get: func(ctx context.Context, e *Engine, b Bucket) (*types.PublicAccessBlockConfiguration, error) {
-		out, err := e.clients.S3(b.Region).GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &b.Name})
 		if isNotFound(err, codeNoSuchPublicAccessBlock) {
 			return nil, nil
 		}
@@ -39,11 +39,11 @@ var publicAccessBlockKind = &spec[types.PublicAccessBlockConfiguration]{
 		}, nil
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *types.PublicAccessBlockConfiguration) error {
-		_, err := e.clients.S3(b.Region).PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &b.Name, PublicAccessBlockConfiguration: v})
+		_, err := e.s3(b).PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &b.Name, PublicAccessBlockConfiguration: v})
 		return err
 	},
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: &b.Name})
+		_, err := e.s3(b).DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: &b.Name})
 		return err
 	},
 }

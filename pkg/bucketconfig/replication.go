@@ -24,7 +24,7 @@ var replicationKind = &spec[types.ReplicationConfiguration]{
 	// is authorised by s3:PutReplicationConfiguration.
 	writeActions: []string{"s3:PutReplicationConfiguration", "iam:PassRole"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*types.ReplicationConfiguration, error) {
-		out, err := e.clients.S3(b.Region).GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: &b.Name})
 		if isNotFound(err, codeNoSuchReplication) {
 			return nil, nil
 		}
@@ -38,11 +38,11 @@ var replicationKind = &spec[types.ReplicationConfiguration]{
 		return &cfg, nil
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *types.ReplicationConfiguration) error {
-		_, err := e.clients.S3(b.Region).PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: &b.Name, ReplicationConfiguration: v})
+		_, err := e.s3(b).PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: &b.Name, ReplicationConfiguration: v})
 		return err
 	},
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).DeleteBucketReplication(ctx, &s3.DeleteBucketReplicationInput{Bucket: &b.Name})
+		_, err := e.s3(b).DeleteBucketReplication(ctx, &s3.DeleteBucketReplicationInput{Bucket: &b.Name})
 		return err
 	},
 	isManaged: func(e *Engine) bool { return e.opts.CopyReplication },

@@ -14,7 +14,7 @@ const replicationRole = "arn:aws:iam::123456789012:role/replication"
 // bucket, then puts two rules on the source replicating into the replica.
 func (f *fixture) setUpReplication() (replicaARN string) {
 	f.t.Helper()
-	replica := Bucket{uniqueBucket(f.t, "rep"), "eu-west-1"}
+	replica := Bucket{Name: uniqueBucket(f.t, "rep"), Region: "eu-west-1"}
 	f.createBucket(replica, false)
 	for _, b := range []Bucket{f.m.Source, f.m.Dest, replica} {
 		_, err := f.clients.S3(b.Region).PutBucketVersioning(f.ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(b.Name),

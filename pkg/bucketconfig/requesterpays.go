@@ -15,7 +15,7 @@ var requesterPaysKind = &spec[types.Payer]{
 	readActions:  []string{"s3:GetBucketRequestPayment"},
 	writeActions: []string{"s3:PutBucketRequestPayment"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*types.Payer, error) {
-		out, err := e.clients.S3(b.Region).GetBucketRequestPayment(ctx, &s3.GetBucketRequestPaymentInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketRequestPayment(ctx, &s3.GetBucketRequestPaymentInput{Bucket: &b.Name})
 		if err != nil {
 			return nil, err
 		}
@@ -34,7 +34,7 @@ var requesterPaysKind = &spec[types.Payer]{
 }
 
 func putRequestPayment(ctx context.Context, e *Engine, b Bucket, payer types.Payer) error {
-	_, err := e.clients.S3(b.Region).PutBucketRequestPayment(ctx, &s3.PutBucketRequestPaymentInput{Bucket: &b.Name,
+	_, err := e.s3(b).PutBucketRequestPayment(ctx, &s3.PutBucketRequestPaymentInput{Bucket: &b.Name,
 		RequestPaymentConfiguration: &types.RequestPaymentConfiguration{Payer: payer}})
 	return err
 }

@@ -119,7 +119,7 @@ func (e *Engine) isControlTag(key string) bool { return strings.HasPrefix(key, e
 func (e *Engine) Tags(ctx context.Context, b Bucket) ([]types.Tag, error) { return getTags(ctx, e, b) }
 
 func getTags(ctx context.Context, e *Engine, b Bucket) ([]types.Tag, error) {
-	out, err := e.clients.S3(b.Region).GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &b.Name})
+	out, err := e.s3(b).GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &b.Name})
 	if isNotFound(err, codeNoSuchTagSet) {
 		return nil, nil
 	}
@@ -166,7 +166,7 @@ func writeTags(ctx context.Context, e *Engine, b Bucket, tags []types.Tag) error
 	if abac {
 		return writeTagsS3Control(ctx, e, b, tags)
 	}
-	client := e.clients.S3(b.Region)
+	client := e.s3(b)
 	if len(tags) == 0 {
 		_, err := client.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: &b.Name})
 		return err
@@ -191,12 +191,13 @@ func (e *Engine) destABAC(ctx context.Context, b Bucket) (bool, error) {
 // Control TagResource adds and overwrites, UntagResource removes. The
 // resource is the bucket's ARN (arn:aws:s3:::NAME).
 func writeTagsS3Control(ctx context.Context, e *Engine, b Bucket, tags []types.Tag) error {
-	if e.opts.AccountID == "" {
+	account := e.accountOf(b)
+	if account == "" {
 		return errors.New("writing tags of a bucket with ABAC enabled needs the account id (Options.AccountID) for S3 Control")
 	}
-	client := e.clients.S3Control(b.Region)
+	client := e.clientsFor(b).S3Control(b.Region)
 	arn := b.ARN()
-	out, err := client.ListTagsForResource(ctx, &s3control.ListTagsForResourceInput{AccountId: &e.opts.AccountID, ResourceArn: &arn})
+	out, err := client.ListTagsForResource(ctx, &s3control.ListTagsForResourceInput{AccountId: &account, ResourceArn: &arn})
 	if err != nil {
 		return err
 	}
@@ -218,14 +219,14 @@ func writeTagsS3Control(ctx context.Context, e *Engine, b Bucket, tags []types.T
 		if len(remove) == 0 {
 			return nil
 		}
-		_, err := client.UntagResource(ctx, &s3control.UntagResourceInput{AccountId: &e.opts.AccountID, ResourceArn: &arn, TagKeys: remove})
+		_, err := client.UntagResource(ctx, &s3control.UntagResourceInput{AccountId: &account, ResourceArn: &arn, TagKeys: remove})
 		return err
 	}
 	tag := func() error {
 		if len(add) == 0 {
 			return nil
 		}
-		_, err := client.TagResource(ctx, &s3control.TagResourceInput{AccountId: &e.opts.AccountID, ResourceArn: &arn, Tags: add})
+		_, err := client.TagResource(ctx, &s3control.TagResourceInput{AccountId: &account, ResourceArn: &arn, Tags: add})
 		return err
 	}
 	// Add before removing, so a tag-based policy never sees the bucket with

@@ -99,7 +99,7 @@ func TestTagsCustomPrefix(t *testing.T) {
 
 func TestTagsSystemTagsNotCopied(t *testing.T) {
 	e := New(nil, Options{})
-	m := Mirror{Source: Bucket{"src-bucket", srcRegion}, Dest: Bucket{"dst-bucket", dstRegion}}
+	m := Mirror{Source: Bucket{Name: "src-bucket", Region: srcRegion}, Dest: Bucket{Name: "dst-bucket", Region: dstRegion}}
 	// The local cloud, like S3, refuses aws: tags on PutBucketTagging, so
 	// the transform is tested on a value as GetBucketTagging returns it for a
 	// bucket made by CloudFormation.
@@ -127,7 +127,7 @@ func TestTagsSystemTagsNotCopied(t *testing.T) {
 
 func TestTagsOverLimit(t *testing.T) {
 	e := New(nil, Options{})
-	m := Mirror{Source: Bucket{"src-bucket", srcRegion}, Dest: Bucket{"dst-bucket", dstRegion}}
+	m := Mirror{Source: Bucket{Name: "src-bucket", Region: srcRegion}, Dest: Bucket{Name: "dst-bucket", Region: dstRegion}}
 	var kv []string
 	for i := range maxBucketTags {
 		kv = append(kv, fmt.Sprintf("k%02d", i), "v")

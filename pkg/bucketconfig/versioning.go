@@ -28,7 +28,7 @@ var versioningKind = &spec[versioning]{
 	readActions:  []string{"s3:GetBucketVersioning"},
 	writeActions: []string{"s3:PutBucketVersioning"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*versioning, error) {
-		out, err := e.clients.S3(b.Region).GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &b.Name})
 		if err != nil {
 			return nil, err
 		}
@@ -42,12 +42,12 @@ var versioningKind = &spec[versioning]{
 		return &versioning{Status: out.Status, MFADelete: out.MFADelete == types.MFADeleteStatusEnabled}, nil
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *versioning) error {
-		_, err := e.clients.S3(b.Region).PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &b.Name,
+		_, err := e.s3(b).PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &b.Name,
 			VersioningConfiguration: &types.VersioningConfiguration{Status: v.Status}})
 		return leftToMFA(ctx, e, b, v.Status, err)
 	},
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &b.Name,
+		_, err := e.s3(b).PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &b.Name,
 			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended}})
 		return leftToMFA(ctx, e, b, types.BucketVersioningStatusSuspended, err)
 	},
@@ -65,7 +65,7 @@ var versioningKind = &spec[versioning]{
 			// S3 refuses MFA delete on a bucket with lifecycle rules
 			// (InvalidBucketState), and the source's rules are copied to
 			// the destination: the command would fail there.
-			lc, err := e.clients.S3(m.Source.Region).GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: &m.Source.Name})
+			lc, err := e.s3(m.Source).GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: &m.Source.Name})
 			switch {
 			case err == nil && len(lc.Rules) > 0:
 				note.Message = fmt.Sprintf("the source has MFA delete enabled, but bucket %q in %s gets the source's lifecycle rules, "+
@@ -96,7 +96,7 @@ func leftToMFA(ctx context.Context, e *Engine, b Bucket, status types.BucketVers
 	if Classify(err) != ClassDenied {
 		return err
 	}
-	out, gerr := e.clients.S3(b.Region).GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &b.Name})
+	out, gerr := e.s3(b).GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &b.Name})
 	if gerr != nil || out.MFADelete != types.MFADeleteStatusEnabled {
 		return err
 	}

@@ -16,7 +16,7 @@ var websiteKind = &spec[types.WebsiteConfiguration]{
 	readActions:  []string{"s3:GetBucketWebsite"},
 	writeActions: []string{"s3:PutBucketWebsite", "s3:DeleteBucketWebsite"},
 	get: func(ctx context.Context, e *Engine, b Bucket) (*types.WebsiteConfiguration, error) {
-		out, err := e.clients.S3(b.Region).GetBucketWebsite(ctx, &s3.GetBucketWebsiteInput{Bucket: &b.Name})
+		out, err := e.s3(b).GetBucketWebsite(ctx, &s3.GetBucketWebsiteInput{Bucket: &b.Name})
 		if isNotFound(err, codeNoSuchWebsite) {
 			return nil, nil
 		}
@@ -31,11 +31,11 @@ var websiteKind = &spec[types.WebsiteConfiguration]{
 		}, nil
 	},
 	put: func(ctx context.Context, e *Engine, b Bucket, v *types.WebsiteConfiguration) error {
-		_, err := e.clients.S3(b.Region).PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: &b.Name, WebsiteConfiguration: v})
+		_, err := e.s3(b).PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: &b.Name, WebsiteConfiguration: v})
 		return err
 	},
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
-		_, err := e.clients.S3(b.Region).DeleteBucketWebsite(ctx, &s3.DeleteBucketWebsiteInput{Bucket: &b.Name})
+		_, err := e.s3(b).DeleteBucketWebsite(ctx, &s3.DeleteBucketWebsiteInput{Bucket: &b.Name})
 		return err
 	},
 }

@@ -3,9 +3,13 @@
 // run with configuration snapshots (run records), and leases that keep two
 // sweeps from working on the same mirror at once.
 //
-//	mirror: PK=MIRROR#<source bucket ARN>  SK=REGION#<region>
+//	mirror: PK=MIRROR#<source bucket ARN>  SK=REGION#<place>
 //	run:    PK=MIRROR#<source bucket ARN>  SK=RUN#<RFC3339 start>#<run id>
-//	lease:  PK=MIRROR#<source bucket ARN>  SK=LEASE#<region>
+//	lease:  PK=MIRROR#<source bucket ARN>  SK=LEASE#<place>
+//
+// A place is the destination Region, followed by "#<account>" when the
+// destination is in another account than the source (Place): records of
+// mirrors within one account keep the keys they always had.
 package inventory
 
 import (
@@ -51,8 +55,11 @@ var ErrLeaseHeld = errors.New("lease held by another sweep")
 
 // Mirror is the record of one source bucket mirrored into one Region.
 type Mirror struct {
-	Source      string `dynamodbav:"source"` // source bucket name
-	Region      string `dynamodbav:"region"` // destination Region
+	Source string `dynamodbav:"source"` // source bucket name
+	Region string `dynamodbav:"region"` // destination Region
+	// DestAccount is the destination's account when it is not the
+	// source's ("" within one account); it is part of the key (Place).
+	DestAccount string `dynamodbav:"destAccount,omitempty"`
 	Dest        string `dynamodbav:"dest,omitempty"`
 	Status      string `dynamodbav:"status"`
 	AppliedHash string `dynamodbav:"appliedHash,omitempty"` // source snapshot hash last applied
@@ -116,6 +123,14 @@ type Run struct {
 	// Kinds are the configuration kinds a targeted run read, compared and
 	// applied; empty for a run of every kind.
 	Kinds []string `dynamodbav:"kinds,omitempty,stringset"`
+	// The accounts and roles of a run across accounts: the destination's
+	// account (also in the mirror's key) and the source's, and the member
+	// roles the run acted through in each ("" = the deployment's own
+	// role). All empty for a run within the deployment's account.
+	SourceAccount string `dynamodbav:"sourceAccount,omitempty"`
+	DestAccount   string `dynamodbav:"destAccount,omitempty"`
+	SourceRole    string `dynamodbav:"sourceRole,omitempty"`
+	DestRole      string `dynamodbav:"destRole,omitempty"`
 
 	// Snapshots are JSON documents; stored gzipped when large.
 	SourceSnapshot []byte `dynamodbav:"-"`
@@ -140,8 +155,21 @@ func (s *Store) Table() string { return s.table }
 // PK is the partition key of everything about a source bucket.
 func PK(source string) string { return "MIRROR#arn:aws:s3:::" + source }
 
-// MirrorSK is the sort key of the mirror record for region.
-func MirrorSK(region string) string { return "REGION#" + region }
+// Place is where a mirror's destination is, as its keys name it: the
+// Region, and the account after it when the destination is in another
+// account than the source (account set).
+func Place(region, account string) string {
+	if account == "" {
+		return region
+	}
+	return region + "#" + account
+}
+
+// Place is the mirror's place (its key's part after REGION#).
+func (m Mirror) Place() string { return Place(m.Region, m.DestAccount) }
+
+// MirrorSK is the sort key of the mirror record for a place (Place).
+func MirrorSK(place string) string { return "REGION#" + place }
 
 // RunSK is the sort key of a run record. Step Functions executions use the
 // execution's start time and name exactly as the context object spells them,
@@ -187,7 +215,8 @@ func (s *Store) CreateTable(ctx context.Context) error {
 	return nil
 }
 
-// GetMirror returns the mirror record, or nil when there is none.
+// GetMirror returns the mirror record of source at place (a Region, or
+// Place(region, account)), or nil when there is none.
 func (s *Store) GetMirror(ctx context.Context, source, region string) (*Mirror, error) {
 	out, err := s.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(PK(source), MirrorSK(region)), ConsistentRead: aws.Bool(true)})
 	if err != nil {
@@ -216,7 +245,7 @@ func decodeMirror(item map[string]types.AttributeValue) (Mirror, error) {
 		m.Source = SourceFromPK(keys.PK)
 	}
 	if m.Region == "" {
-		m.Region = strings.TrimPrefix(keys.SK, "REGION#")
+		m.Region, m.DestAccount, _ = strings.Cut(strings.TrimPrefix(keys.SK, "REGION#"), "#")
 	}
 	return m, nil
 }
@@ -258,7 +287,7 @@ func (s *Store) PutMirror(ctx context.Context, m Mirror) error {
 		return err
 	}
 	item["PK"] = &types.AttributeValueMemberS{Value: PK(m.Source)}
-	item["SK"] = &types.AttributeValueMemberS{Value: MirrorSK(m.Region)}
+	item["SK"] = &types.AttributeValueMemberS{Value: MirrorSK(m.Place())}
 	item["type"] = &types.AttributeValueMemberS{Value: "mirror"}
 	if _, err := s.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
 		return fmt.Errorf("writing mirror %s -> %s: %w", m.Source, m.Region, err)
@@ -305,7 +334,7 @@ func (s *Store) PutRun(ctx context.Context, r Run, m Mirror) error {
 		return err
 	}
 	mirrorItem["PK"] = &types.AttributeValueMemberS{Value: PK(m.Source)}
-	mirrorItem["SK"] = &types.AttributeValueMemberS{Value: MirrorSK(m.Region)}
+	mirrorItem["SK"] = &types.AttributeValueMemberS{Value: MirrorSK(m.Place())}
 	mirrorItem["type"] = &types.AttributeValueMemberS{Value: "mirror"}
 	_, err = s.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(s.table), Item: runItem}},
@@ -373,7 +402,8 @@ func decodeSnapshot(av types.AttributeValue) ([]byte, error) {
 	return nil, nil
 }
 
-// Runs returns a source's run records for region, oldest first.
+// Runs returns a source's run records for a place (Place; "" = every
+// place), oldest first.
 func (s *Store) Runs(ctx context.Context, source, region string) ([]Run, error) {
 	var runs []Run
 	p := dynamodb.NewQueryPaginator(s.ddb, &dynamodb.QueryInput{
@@ -395,7 +425,7 @@ func (s *Store) Runs(ctx context.Context, source, region string) ([]Run, error) 
 			if err := attributevalue.UnmarshalMap(item, &r); err != nil {
 				return nil, err
 			}
-			if region != "" && r.Region != region {
+			if region != "" && Place(r.Region, r.DestAccount) != region {
 				continue
 			}
 			var err error

@@ -36,6 +36,9 @@ type Config struct {
 	// Region-bound bucket-policy condition value (vpc-…, vpce-…, KMS/SNS/SQS
 	// ARN) to its counterpart in the destination Region.
 	PolicyValues map[string]string
+	// MemberRole is how to act in other accounts (BUCKETMIRROR_MEMBER_ROLE,
+	// BUCKETMIRROR_EXTERNAL_ID).
+	MemberRole awsclient.MemberRole
 }
 
 // ConfigFromEnv reads Config with getenv (os.Getenv in production).
@@ -59,6 +62,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if err := ValidateNamePrefix(c.DestPrefix); c.DestPrefix != "" && err != nil {
 		return c, fmt.Errorf("BUCKETMIRROR_DEST_PREFIX %q %w", c.DestPrefix, err)
 	}
+	var err error
+	if c.MemberRole, err = awsclient.MemberRoleFromEnv(getenv); err != nil {
+		return c, err
+	}
 	if raw := getenv("BUCKETMIRROR_KMS_KEY_MAP"); raw != "" {
 		if err := json.Unmarshal([]byte(raw), &c.KMSKeys); err != nil {
 			return c, fmt.Errorf("BUCKETMIRROR_KMS_KEY_MAP must be a JSON object of source key to destination key: %w", err)
@@ -74,7 +81,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 
 // NewMirrorer wires a Mirrorer from one loaded aws.Config.
 func NewMirrorer(cfg aws.Config, c Config, opts bucketconfig.Options, log *slog.Logger) *Mirrorer {
-	clients := awsclient.New(cfg)
+	clients := awsclient.New(cfg).WithMemberRole(c.AccountID, c.MemberRole)
 	opts.TagPrefix = c.TagPrefix
 	opts.AccountID = c.AccountID
 	opts.NamePrefix = c.DestPrefix

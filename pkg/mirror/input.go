@@ -170,9 +170,6 @@ func (in Input) Validate() (source, dest string, err error) {
 	if !accountRE.MatchString(in.DestAccountNumber) {
 		return "", "", invalid("destAccountNumber", in.DestAccountNumber, "must be a 12-digit AWS account id")
 	}
-	if in.SourceAccountNumber != in.DestAccountNumber {
-		return "", "", invalid("destAccountNumber", in.DestAccountNumber, "must equal sourceAccountNumber %s: cross-account mirroring is not supported yet", in.SourceAccountNumber)
-	}
 	if dest == source {
 		return "", "", invalid("destBucketARN", in.DestBucketARN, "must differ from the source bucket")
 	}

@@ -118,7 +118,19 @@ func (m *Mirrorer) destPrefix() string {
 // DerivedName is the deterministic destination name for source in region:
 // re-runs and sweeps find the same bucket.
 func (m *Mirrorer) DerivedName(source, region string) string {
-	sum := sha256.Sum256([]byte(source + "\x00" + region))
+	return m.DerivedNameIn(source, region, "")
+}
+
+// DerivedNameIn is DerivedName for a destination in account, when that is
+// not the source's ("" = the source's): bucket names are global, so the
+// account goes into the hash and a copy in another account never claims
+// the name of the copy in the source's.
+func (m *Mirrorer) DerivedNameIn(source, region, account string) string {
+	key := source + "\x00" + region
+	if account != "" {
+		key += "\x00" + account
+	}
+	sum := sha256.Sum256([]byte(key))
 	suffix := "-" + region + "-" + hex.EncodeToString(sum[:3])
 	return m.destPrefix() + trimName(source, 63-len(m.destPrefix())-len(suffix)) + suffix
 }
@@ -170,10 +182,14 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 		return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
 	}
 	st := State{Input: in, SourceBucket: source}
+	acct := m.accountsOf(in)
 	fail := func(err error) (State, error) {
 		st.Status, st.Error = StatusFailed, err.Error()
-		m.recordFailure(ctx, source, in.DestRegion, st.DestBucket, in.RunID, startedAt, err)
+		m.recordFailure(ctx, acct, source, in.DestRegion, st.DestBucket, in.RunID, startedAt, err)
 		return st, err
+	}
+	if err := m.actIn(ctx, &acct); err != nil {
+		return fail(err)
 	}
 	// One round: the mirror record and, unless this is a targeted run of an
 	// existing destination, everything CreateBucket needs from the source
@@ -186,10 +202,16 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 		wg              sync.WaitGroup
 	)
 	wg.Add(1)
-	go func() { defer wg.Done(); prev, prevErr = m.Store.GetMirror(awsclient.Fork(ctx), source, in.DestRegion) }()
+	go func() {
+		defer wg.Done()
+		prev, prevErr = m.Store.GetMirror(awsclient.Fork(ctx), source, acct.place(in.DestRegion))
+	}()
 	if !targetedRun {
 		wg.Add(1)
-		go func() { defer wg.Done(); src, srcErr = m.readSource(awsclient.Fork(ctx), source, in.SourceRegion) }()
+		go func() {
+			defer wg.Done()
+			src, srcErr = m.readSource(awsclient.Fork(ctx), acct, source, in.SourceRegion)
+		}()
 	}
 	wg.Wait()
 	if prevErr != nil {
@@ -198,26 +220,26 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 	if err := m.checkRepoint(source, dest, in, prev); err != nil {
 		return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
 	}
-	if targeted, err := m.targetedCreate(ctx, source, dest, in); err != nil {
+	if targeted, err := m.targetedCreate(ctx, acct, source, dest, in); err != nil {
 		return fail(err)
 	} else if targeted {
-		return m.created(ctx, st, source, dest, startedAt, prev)
+		return m.created(ctx, acct, st, source, dest, startedAt, prev)
 	}
 	st.Kinds = nil
 	in.Kinds = nil
 	if src == nil && srcErr == nil {
 		// A targeted run whose destination is gone: a run of every kind.
-		src, srcErr = m.readSource(ctx, source, in.SourceRegion)
+		src, srcErr = m.readSource(ctx, acct, source, in.SourceRegion)
 	}
 	if srcErr != nil {
 		return fail(srcErr)
 	}
 	if dest == "" {
-		dest = m.chooseName(source, in, prev)
+		dest = m.chooseName(source, acct, in, prev)
 	}
 	st.DestBucket = dest
 	st.DestBucketARN = "arn:aws:s3:::" + dest
-	created, err := m.ensureBucket(ctx, source, dest, in.DestRegion, src, in.Adopt)
+	created, err := m.ensureBucket(ctx, acct, source, dest, in.DestRegion, src, in.Adopt)
 	if err != nil {
 		var refused *InvalidInputError
 		if errors.As(err, &refused) {
@@ -226,17 +248,17 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 		return fail(err)
 	}
 	st.Created = created
-	return m.created(ctx, st, source, dest, startedAt, prev)
+	return m.created(ctx, acct, st, source, dest, startedAt, prev)
 }
 
 // created records the run as CREATED; prev is the mirror record it replaces.
-func (m *Mirrorer) created(ctx context.Context, st State, source, dest, startedAt string, prev *inventory.Mirror) (State, error) {
+func (m *Mirrorer) created(ctx context.Context, acct runAccounts, st State, source, dest, startedAt string, prev *inventory.Mirror) (State, error) {
 	in := st.Input
 	st.DestBucket = dest
 	st.DestBucketARN = "arn:aws:s3:::" + dest
 	st.Status = StatusCreated
-	run := inventory.Run{Source: source, Region: in.DestRegion, RunID: in.RunID, StartedAt: startedAt, Dest: dest, Status: StatusCreated, Kinds: in.Kinds}
-	rec := inventory.Mirror{Source: source, Region: in.DestRegion, Dest: dest, Status: StatusCreated, LastRunID: in.RunID, LastRunAt: startedAt, SourceRegion: in.SourceRegion}
+	run := acct.run(inventory.Run{Source: source, Region: in.DestRegion, RunID: in.RunID, StartedAt: startedAt, Dest: dest, Status: StatusCreated, Kinds: in.Kinds})
+	rec := inventory.Mirror{Source: source, Region: in.DestRegion, DestAccount: acct.destAccount, Dest: dest, Status: StatusCreated, LastRunID: in.RunID, LastRunAt: startedAt, SourceRegion: in.SourceRegion}
 	rec.Inherit(prev)
 	if err := m.putRun(ctx, run, rec); err != nil {
 		return st, err
@@ -249,11 +271,11 @@ func (m *Mirrorer) created(ctx context.Context, st State, source, dest, startedA
 // destination exists, so the only check left is that it is still ours —
 // one read instead of four. It reports false (a run of every kind follows)
 // when the destination is gone.
-func (m *Mirrorer) targetedCreate(ctx context.Context, source, dest string, in Input) (bool, error) {
+func (m *Mirrorer) targetedCreate(ctx context.Context, acct runAccounts, source, dest string, in Input) (bool, error) {
 	if in.Kinds == nil || dest == "" {
 		return false, nil
 	}
-	err := m.checkOwned(ctx, source, dest, in.DestRegion, in.Adopt)
+	err := m.checkOwned(ctx, acct.dest(dest, in.DestRegion), source, in.Adopt)
 	if bucketconfig.IsNoSuchBucket(err) || bucketconfig.IsNoSuchBucket(errors.Unwrap(err)) {
 		return false, nil
 	}
@@ -272,8 +294,8 @@ type sourceBucket struct {
 // at creation), its ownership and its tags. Its Object Lock read also
 // answers whether the source exists (NoSuchBucket): HeadBucket would need
 // s3:ListBucket on every bucket, which also lists every bucket's object keys.
-func (m *Mirrorer) readSource(ctx context.Context, source, region string) (*sourceBucket, error) {
-	b := bucketconfig.Bucket{Name: source, Region: region}
+func (m *Mirrorer) readSource(ctx context.Context, acct runAccounts, source, region string) (*sourceBucket, error) {
+	b := acct.source(source, region)
 	src := &sourceBucket{}
 	var ownErr, tagsErr error
 	var tags []types.Tag
@@ -316,29 +338,23 @@ func (m *Mirrorer) readSource(ctx context.Context, source, region string) (*sour
 
 // chooseName reuses the destination a previous run recorded (prev), so
 // re-running the blog payload (no destBucketARN) never makes a second bucket.
-func (m *Mirrorer) chooseName(source string, in Input, prev *inventory.Mirror) string {
+func (m *Mirrorer) chooseName(source string, acct runAccounts, in Input, prev *inventory.Mirror) string {
 	if prev != nil && prev.Dest != "" {
 		return prev.Dest
 	}
 	if in.DeterministicName {
-		return m.DerivedName(source, in.DestRegion)
+		return m.DerivedNameIn(source, in.DestRegion, acct.destAccount)
 	}
 	return m.randomName(source)
 }
 
 // checkDeployment refuses what this deployment may not do: a destination
-// Region outside DestRegions, and accounts other than the deployment's own
-// (cross-account mirroring is not built; the roles could not write there).
+// Region outside DestRegions. Other accounts than the deployment's are
+// reached through their member role (actIn), which refuses what it must.
 func (m *Mirrorer) checkDeployment(in Input) error {
 	if len(m.DestRegions) > 0 && !slices.Contains(m.DestRegions, in.DestRegion) {
 		return invalid("destRegion", in.DestRegion, "is not an allowed destination Region of this deployment (%s: BUCKETMIRROR_DESTINATION_REGIONS, template DestinationRegions)",
 			strings.Join(m.DestRegions, " "))
-	}
-	account := m.Engine.Options().AccountID
-	for field, value := range map[string]string{"sourceAccountNumber": in.SourceAccountNumber, "destAccountNumber": in.DestAccountNumber} {
-		if account != "" && value != account {
-			return invalid(field, value, "must be this deployment's account %s (cross-account mirroring is not supported yet)", account)
-		}
 	}
 	return nil
 }
@@ -358,8 +374,9 @@ func (m *Mirrorer) checkRepoint(source, dest string, in Input, prev *inventory.M
 // ownership and tags (the source tag among them) in the CreateBucket call
 // itself, or accepts it if it already exists carrying the source tag.
 // created says it made the bucket.
-func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string, src *sourceBucket, adopt bool) (created bool, err error) {
-	s3c := m.Clients.S3(region)
+func (m *Mirrorer) ensureBucket(ctx context.Context, acct runAccounts, source, dest, region string, src *sourceBucket, adopt bool) (created bool, err error) {
+	s3c := acct.dst.S3(region)
+	destBucket := acct.dest(dest, region)
 	// us-east-1 answers CreateBucket of a bucket this account already owns
 	// with 200 (its legacy behaviour), so there existence is checked first;
 	// elsewhere CreateBucket's BucketAlreadyOwnedByYou says it, a round
@@ -368,9 +385,9 @@ func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string
 		head, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(dest)})
 		switch {
 		case err == nil || bucketRegion(head, err) != "":
-			return false, m.existing(ctx, source, dest, region, adopt, head, err)
+			return false, m.existing(ctx, destBucket, source, adopt, head, err)
 		case bucketconfig.Classify(err) == bucketconfig.ClassDenied:
-			return false, &ForeignBucketError{Bucket: dest, Reason: "it exists and belongs to someone else"}
+			return false, &ForeignBucketError{Bucket: dest, Reason: "it exists and belongs to someone else" + acct.inDest()}
 		}
 	}
 	in := &s3.CreateBucketInput{Bucket: aws.String(dest), ObjectLockEnabledForBucket: aws.Bool(src.objectLock),
@@ -403,9 +420,9 @@ func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string
 		switch {
 		case errors.As(err, &owned):
 			head, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(dest)})
-			return false, m.existing(ctx, source, dest, region, adopt, head, err)
+			return false, m.existing(ctx, destBucket, source, adopt, head, err)
 		case errors.As(err, &exists):
-			return false, &ForeignBucketError{Bucket: dest, Reason: "the name is taken by another account"}
+			return false, &ForeignBucketError{Bucket: dest, Reason: "the name is taken by another account" + acct.inDest()}
 		}
 		return false, fmt.Errorf("creating bucket %q in %s: %w", dest, region, err)
 	}
@@ -419,11 +436,11 @@ func (m *Mirrorer) ensureBucket(ctx context.Context, source, dest, region string
 // answers HeadBucket for a bucket in another Region with 301 and the
 // x-amz-bucket-region header, API_HeadBucket; an emulator may answer 200
 // with the header) and carrying the source tag (or adopted).
-func (m *Mirrorer) existing(ctx context.Context, source, dest, region string, adopt bool, head *s3.HeadBucketOutput, headErr error) error {
-	if actual := bucketRegion(head, headErr); actual != "" && actual != region {
-		return invalid("destRegion", region, "destination bucket %q exists in %s, not in %s", dest, actual, region)
+func (m *Mirrorer) existing(ctx context.Context, dest bucketconfig.Bucket, source string, adopt bool, head *s3.HeadBucketOutput, headErr error) error {
+	if actual := bucketRegion(head, headErr); actual != "" && actual != dest.Region {
+		return invalid("destRegion", dest.Region, "destination bucket %q exists in %s, not in %s", dest.Name, actual, dest.Region)
 	}
-	return m.checkOwned(ctx, source, dest, region, adopt)
+	return m.checkOwned(ctx, dest, source, adopt)
 }
 
 // bucketRegion is the Region HeadBucket reported for a bucket, from its
@@ -439,17 +456,18 @@ func bucketRegion(out *s3.HeadBucketOutput, err error) string {
 	return ""
 }
 
-func (m *Mirrorer) checkOwned(ctx context.Context, source, dest, region string, adopt bool) error {
-	tags, err := m.Engine.Tags(ctx, bucketconfig.Bucket{Name: dest, Region: region})
+func (m *Mirrorer) checkOwned(ctx context.Context, dest bucketconfig.Bucket, source string, adopt bool) error {
+	tags, err := m.Engine.Tags(ctx, dest)
 	if err != nil {
-		return fmt.Errorf("reading tags of bucket %q: %w", dest, err)
+		return fmt.Errorf("reading tags of bucket %q: %w", dest.Name, err)
 	}
-	return m.checkOwnedTags(ctx, source, dest, region, adopt, tags)
+	return m.checkOwnedTags(ctx, dest, source, adopt, tags)
 }
 
 // checkOwnedTags decides from dest's tags as read whether it is the
 // destination of source; with adopt it makes it so.
-func (m *Mirrorer) checkOwnedTags(ctx context.Context, source, dest, region string, adopt bool, tags []types.Tag) error {
+func (m *Mirrorer) checkOwnedTags(ctx context.Context, destBucket bucketconfig.Bucket, source string, adopt bool, tags []types.Tag) error {
+	dest := destBucket.Name
 	want := "arn:aws:s3:::" + source
 	var got string
 	for _, t := range tags {
@@ -461,7 +479,7 @@ func (m *Mirrorer) checkOwnedTags(ctx context.Context, source, dest, region stri
 	case got == want:
 		return nil
 	case adopt:
-		return m.tagOwned(ctx, dest, region, types.Tag{Key: aws.String(m.SourceTag()), Value: aws.String(want)})
+		return m.tagOwned(ctx, destBucket, types.Tag{Key: aws.String(m.SourceTag()), Value: aws.String(want)})
 	case got == "":
 		return &ForeignBucketError{Bucket: dest, Reason: "it exists without a " + m.SourceTag() + " tag"}
 	default:
@@ -472,12 +490,12 @@ func (m *Mirrorer) checkOwnedTags(ctx context.Context, source, dest, region stri
 // tagOwned makes sure the source tag is on dest, retrying NoSuchBucket while
 // a new bucket propagates (bucketconfig.DefaultPropagationTimeout). It goes
 // through the engine's tag path, which honours ABAC.
-func (m *Mirrorer) tagOwned(ctx context.Context, dest, region string, tag types.Tag) error {
+func (m *Mirrorer) tagOwned(ctx context.Context, dest bucketconfig.Bucket, tag types.Tag) error {
 	err := bucketconfig.RetryWrite(ctx, bucketconfig.DefaultPropagationTimeout, func() error {
-		return m.Engine.SetTag(ctx, bucketconfig.Bucket{Name: dest, Region: region}, tag)
+		return m.Engine.SetTag(ctx, dest, tag)
 	})
 	if err != nil {
-		return fmt.Errorf("tagging bucket %q with its source: %w", dest, err)
+		return fmt.Errorf("tagging bucket %q with its source: %w", dest.Name, err)
 	}
 	return nil
 }
@@ -502,13 +520,16 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 		return st, err
 	}
 	st.SourceBucket, st.DestBucket = source, dest
-	mir := bucketconfig.Mirror{Source: bucketconfig.Bucket{Name: source, Region: st.SourceRegion},
-		Dest: bucketconfig.Bucket{Name: dest, Region: st.DestRegion}, NewDest: st.Created}
+	acct := m.accountsOf(st.Input)
 	failed := func(err error) (State, error) {
 		st.Status, st.Error = StatusFailed, err.Error()
-		m.recordFailure(ctx, source, st.DestRegion, dest, st.RunID, startedAt, err)
+		m.recordFailure(ctx, acct, source, st.DestRegion, dest, st.RunID, startedAt, err)
 		return st, err
 	}
+	if err := m.actIn(ctx, &acct); err != nil {
+		return failed(err)
+	}
+	mir := bucketconfig.Mirror{Source: acct.source(source, st.SourceRegion), Dest: acct.dest(dest, st.DestRegion), NewDest: st.Created}
 	// One read round: both snapshots (of the targeted kinds, or all) and the
 	// mirror record.
 	var (
@@ -520,7 +541,10 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 	)
 	wg.Add(2)
 	go func() { defer wg.Done(); plan, planErr = m.Engine.PlanKinds(awsclient.Fork(ctx), mir, st.Kinds) }()
-	go func() { defer wg.Done(); prev, prevErr = m.Store.GetMirror(awsclient.Fork(ctx), source, st.DestRegion) }()
+	go func() {
+		defer wg.Done()
+		prev, prevErr = m.Store.GetMirror(awsclient.Fork(ctx), source, acct.place(st.DestRegion))
+	}()
 	wg.Wait()
 	if prevErr != nil {
 		st.Status, st.Error = StatusFailed, prevErr.Error()
@@ -549,9 +573,9 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 	// tag from CreateBucket, or gets it now where the tags were ignored.
 	err = nil
 	if tags, ok := plan.Dest.Tags(); ok {
-		err = m.checkOwnedTags(ctx, source, dest, st.DestRegion, st.Adopt || st.Created, tags)
+		err = m.checkOwnedTags(ctx, mir.Dest, source, st.Adopt || st.Created, tags)
 	} else {
-		err = m.checkOwned(ctx, source, dest, st.DestRegion, st.Adopt || st.Created)
+		err = m.checkOwned(ctx, mir.Dest, source, st.Adopt || st.Created)
 	}
 	if err != nil {
 		return failed(err)
@@ -571,9 +595,9 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 	} else {
 		srcKinds, dstKinds = plan.Source.KindHashes(), after.KindHashes()
 	}
-	run := inventory.Run{Source: source, Region: st.DestRegion, RunID: st.RunID, StartedAt: startedAt, Dest: dest, Kinds: st.Kinds,
-		Results: string(resJSON), SourceHash: bucketconfig.CombineHashes(srcKinds), SourceSnapshot: srcJSON, DestSnapshot: dstJSON, FinishedAt: m.now().Format(time.RFC3339Nano)}
-	rec := inventory.Mirror{Source: source, Region: st.DestRegion, Dest: dest, LastRunID: st.RunID, LastRunAt: startedAt, SourceRegion: st.SourceRegion}
+	run := acct.run(inventory.Run{Source: source, Region: st.DestRegion, RunID: st.RunID, StartedAt: startedAt, Dest: dest, Kinds: st.Kinds,
+		Results: string(resJSON), SourceHash: bucketconfig.CombineHashes(srcKinds), SourceSnapshot: srcJSON, DestSnapshot: dstJSON, FinishedAt: m.now().Format(time.RFC3339Nano)})
+	rec := inventory.Mirror{Source: source, Region: st.DestRegion, DestAccount: acct.destAccount, Dest: dest, LastRunID: st.RunID, LastRunAt: startedAt, SourceRegion: st.SourceRegion}
 	var runErr error
 	if bucketconfig.Succeeded(results) && plan.Source.Err() == nil {
 		st.Status, run.Status, rec.Status = StatusFinished, StatusFinished, StatusFinished
@@ -660,13 +684,13 @@ func (m *Mirrorer) runMetrics(ctx context.Context, startedAt, status string, res
 // recordFailure writes a FAILED run and mirror record for a step that failed
 // before it could write its own; a failure to record is logged, the step's
 // error is what the caller reports.
-func (m *Mirrorer) recordFailure(ctx context.Context, source, region, dest, runID, startedAt string, cause error) {
+func (m *Mirrorer) recordFailure(ctx context.Context, acct runAccounts, source, region, dest, runID, startedAt string, cause error) {
 	ctx, cancel := recordContext(ctx)
 	defer cancel()
-	run := inventory.Run{Source: source, Region: region, RunID: runID, StartedAt: startedAt, Dest: dest, Status: StatusFailed,
-		Error: cause.Error(), Cause: errorType(cause), FinishedAt: m.now().Format(time.RFC3339Nano)}
-	rec := inventory.Mirror{Source: source, Region: region, Dest: dest, Status: StatusFailed, LastRunID: runID, LastRunAt: startedAt, LastError: cause.Error()}
-	prev, err := m.Store.GetMirror(ctx, source, region)
+	run := acct.run(inventory.Run{Source: source, Region: region, RunID: runID, StartedAt: startedAt, Dest: dest, Status: StatusFailed,
+		Error: cause.Error(), Cause: errorType(cause), FinishedAt: m.now().Format(time.RFC3339Nano)})
+	rec := inventory.Mirror{Source: source, Region: region, DestAccount: acct.destAccount, Dest: dest, Status: StatusFailed, LastRunID: runID, LastRunAt: startedAt, LastError: cause.Error()}
+	prev, err := m.Store.GetMirror(ctx, source, acct.place(region))
 	if err == nil && prev != nil {
 		rec.Inherit(prev)
 		// A failed run never moves the mirror: it stays on the destination
