@@ -418,12 +418,18 @@ var codeActions = map[string]map[string]codeAction{
 		"s3:ListTagsForResource": {ownBucket, []string{"ListTagsForResource"}},
 		"dynamodb:GetItem":       {"${InventoryTable.Arn}", []string{"GetItem"}},
 		"dynamodb:PutItem":       {"${InventoryTable.Arn}", []string{"PutItem", "TransactWriteItems"}},
+		"sts:AssumeRole":         {memberRole, []string{"ForAccount"}},
 	},
 	"ConfigureFunction": {
 		"dynamodb:GetItem": {"${InventoryTable.Arn}", []string{"GetItem"}},
 		"dynamodb:PutItem": {"${InventoryTable.Arn}", []string{"PutItem", "TransactWriteItems"}},
+		"sts:AssumeRole":   {memberRole, []string{"ForAccount"}},
 	},
 }
+
+// memberRole is the member role in every account (deploy/member-account.yaml):
+// the only role the functions may assume.
+const memberRole = "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"
 
 // catalogNeeds is what a function needs from the catalog: configure reads,
 // transforms and writes (writes on bucketmirror's buckets only), the sweep

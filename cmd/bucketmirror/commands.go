@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 
@@ -36,8 +37,8 @@ func (a *App) setup(ctx context.Context, args []string) error {
 
 // target is SOURCE --to REGION [--dest NAME], validated before any AWS call.
 type target struct {
-	source, region, dest string
-	json, adopt          bool
+	source, region, dest, destAccount string
+	json, adopt                       bool
 }
 
 func (a *App) parseTarget(name string, args []string, withAdopt bool) (target, error) {
@@ -45,6 +46,7 @@ func (a *App) parseTarget(name string, args []string, withAdopt bool) (target, e
 	fs := a.flags(name)
 	fs.StringVar(&t.region, "to", "", "destination Region (required)")
 	fs.StringVar(&t.dest, "dest", "", "destination bucket name (default: the recorded one, else derived)")
+	fs.StringVar(&t.destAccount, "dest-account", "", "12-digit account id of the destination, reached through its member role (default: the source's account)")
 	fs.BoolVar(&t.json, "json", false, "print JSON")
 	if withAdopt {
 		fs.BoolVar(&t.adopt, "adopt", false, "take over an existing destination that is not tagged as bucketmirror's")
@@ -67,8 +69,13 @@ func (a *App) parseTarget(name string, args []string, withAdopt bool) (target, e
 			return t, err
 		}
 	}
+	if t.destAccount != "" && !accountRE.MatchString(t.destAccount) {
+		return t, usagef("invalid --dest-account %q: an AWS account id is 12 digits", t.destAccount)
+	}
 	return t, nil
 }
+
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 
 // bucketARNForm is the one ARN form a bucket argument may take.
 const bucketARNForm = "arn:aws:s3:::BUCKET"
@@ -140,6 +147,9 @@ func (a *App) prepare(ctx context.Context, name string, args []string, withAdopt
 	in := mirror.Input{SourceBucketARN: "arn:aws:s3:::" + t.source, SourceRegion: region, DestRegion: t.region,
 		SourceAccountNumber: m.Engine.Options().AccountID, DestAccountNumber: m.Engine.Options().AccountID,
 		DeterministicName: true, Adopt: t.adopt}
+	if t.destAccount != "" {
+		in.DestAccountNumber = t.destAccount
+	}
 	if t.dest != "" {
 		in.DestBucketARN = "arn:aws:s3:::" + t.dest
 	}
@@ -153,15 +163,18 @@ func (a *App) plan(ctx context.Context, args []string) error {
 	}
 	dest := t.dest
 	if dest == "" {
-		if rec, err := m.Store.GetMirror(ctx, t.source, t.region); err == nil && rec != nil && rec.Dest != "" {
+		if rec, err := m.Store.GetMirror(ctx, t.source, in.Place()); err == nil && rec != nil && rec.Dest != "" {
 			dest = rec.Dest
 		} else {
-			dest = m.DerivedName(t.source, t.region)
+			dest = m.DerivedNameIn(t.source, t.region, in.DestAccount())
 		}
 	}
-	mir := bucketconfig.Mirror{Source: bucketconfig.Bucket{Name: t.source, Region: in.SourceRegion}, Dest: bucketconfig.Bucket{Name: dest, Region: t.region}}
+	mir, destClients, err := m.Target(ctx, in, dest)
+	if err != nil {
+		return err
+	}
 	var p *bucketconfig.Plan
-	_, err = m.Clients.S3(t.region).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(dest)})
+	_, err = destClients.S3(t.region).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(dest)})
 	var notFound *types.NotFound
 	switch {
 	case errors.As(err, &notFound):

@@ -24,7 +24,7 @@ type runAccounts struct {
 }
 
 // accountsOf names the accounts of in; actIn then finds their clients.
-func (m *Mirrorer) accountsOf(in Input) runAccounts {
+func accountsOf(in Input) runAccounts {
 	a := runAccounts{sourceAccount: in.SourceAccountNumber, destAccountNumber: in.DestAccountNumber}
 	if in.DestAccountNumber != "" && in.DestAccountNumber != in.SourceAccountNumber {
 		a.destAccount = in.DestAccountNumber
@@ -91,3 +91,25 @@ func (a runAccounts) run(r inventory.Run) inventory.Run {
 	}
 	return r
 }
+
+// Target is what plan needs of a request without running it: the source
+// and destination (dest) buckets, each in its account, the clients acting in
+// the destination's account, and the place of the mirror's records
+// (inventory.Place). It assumes the member roles the request needs.
+func (m *Mirrorer) Target(ctx context.Context, in Input, dest string) (bucketconfig.Mirror, *awsclient.Clients, error) {
+	a := accountsOf(in)
+	if err := m.actIn(ctx, &a); err != nil {
+		return bucketconfig.Mirror{}, nil, err
+	}
+	source, _ := BucketFromARN("sourceBucketARN", in.SourceBucketARN)
+	return bucketconfig.Mirror{Source: a.source(source, in.SourceRegion), Dest: a.dest(dest, in.DestRegion)}, a.dst, nil
+}
+
+// Place is where the records of in's mirror are (inventory.Place): its
+// destination Region, and its destination account when that is not the
+// source's.
+func (in Input) Place() string { return accountsOf(in).place(in.DestRegion) }
+
+// DestAccount is in's destination account when it is not the source's, ""
+// within one account.
+func (in Input) DestAccount() string { return accountsOf(in).destAccount }

@@ -333,3 +333,28 @@ func TestCrossAccountKeepsSingleAccountRecords(t *testing.T) {
 		}
 	}
 }
+
+// Through the state machine, a failed run across accounts marks the record
+// under the destination account's key (the ASL's MirrorKey? states), never
+// the single-account one.
+func TestCrossAccountFailureMarksTheAccountsRecord(t *testing.T) {
+	ctx := context.Background()
+	account, err := cloud.CreateMemberAccount(ctx, "sfn-no-member-role")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := bucketName(t, "xsfnfail")
+	createSource(t, src)
+	body, _ := json.Marshal(crossPayload(src, account))
+	out := execute(t, string(body))
+	if out.Status != sfntypes.ExecutionStatusFailed || !strings.Contains(aws.ToString(out.Cause), account) {
+		t.Fatalf("execution into an account without the member role: %s %s %s", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause))
+	}
+	rec, err := mirrorer.Store.GetMirror(ctx, src, inventory.Place("us-west-2", account))
+	if err != nil || rec == nil || rec.Status != inventory.StatusFailed || rec.LastRunID != aws.ToString(out.Name) || rec.DestAccount != account {
+		t.Errorf("record at the account's key = %+v, %v; want FAILED by %s", rec, err, aws.ToString(out.Name))
+	}
+	if same, _ := mirrorer.Store.GetMirror(ctx, src, "us-west-2"); same != nil {
+		t.Errorf("the failure path wrote the single-account record: %+v", same)
+	}
+}

@@ -182,7 +182,7 @@ func (m *Mirrorer) Create(ctx context.Context, in Input) (State, error) {
 		return State{Input: in, Status: StatusFailed, Error: err.Error()}, err
 	}
 	st := State{Input: in, SourceBucket: source}
-	acct := m.accountsOf(in)
+	acct := accountsOf(in)
 	fail := func(err error) (State, error) {
 		st.Status, st.Error = StatusFailed, err.Error()
 		m.recordFailure(ctx, acct, source, in.DestRegion, st.DestBucket, in.RunID, startedAt, err)
@@ -520,7 +520,7 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 		return st, err
 	}
 	st.SourceBucket, st.DestBucket = source, dest
-	acct := m.accountsOf(st.Input)
+	acct := accountsOf(st.Input)
 	failed := func(err error) (State, error) {
 		st.Status, st.Error = StatusFailed, err.Error()
 		m.recordFailure(ctx, acct, source, st.DestRegion, dest, st.RunID, startedAt, err)
