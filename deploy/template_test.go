@@ -427,10 +427,6 @@ var codeActions = map[string]map[string]codeAction{
 	},
 }
 
-// memberRole is the member role in every account (deploy/member-account.yaml):
-// the only role the functions may assume.
-const memberRole = "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"
-
 // catalogNeeds is what a function needs from the catalog: configure reads,
 // transforms and writes (writes on bucketmirror's buckets only), the sweep
 // only reads (it hashes snapshots, it never transforms).

@@ -408,7 +408,7 @@ func (m *Mirrorer) ensureBucket(ctx context.Context, acct runAccounts, source, d
 			// bucket the next run recognises as its own.
 			for _, t := range tags {
 				if aws.ToString(t.Key) == m.SourceTag() {
-					return true, m.tagOwned(ctx, dest, region, t)
+					return true, m.tagOwned(ctx, destBucket, t)
 				}
 			}
 			return true, nil
