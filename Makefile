@@ -55,9 +55,10 @@ lint: $(STATICCHECK)
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
-	cfn-lint template.yaml deploy/forwarder.yaml
+	cfn-lint template.yaml deploy/forwarder.yaml deploy/member-account.yaml
 	python3 scripts/sam-transform.py template.yaml >/dev/null
 	python3 scripts/sam-transform.py deploy/forwarder.yaml >/dev/null
+	python3 scripts/sam-transform.py deploy/member-account.yaml >/dev/null
 
 demo: ## the whole job on the embedded local cloud
 	$(GO) run ./cmd/demo
