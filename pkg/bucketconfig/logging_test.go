@@ -194,10 +194,10 @@ func (f *fixture) failedResult(kind string) Result {
 // bucketmirror's log bucket for it, a bucket that is not bucketmirror's.
 func (f *fixture) foreignLogBucket() (target, foreign Bucket) {
 	f.t.Helper()
-	target = Bucket{uniqueBucket(f.t, "logs"), srcRegion}
+	target = Bucket{Name: uniqueBucket(f.t, "logs"), Region: srcRegion}
 	f.createBucket(target, false)
 	f.grantSourceLogDelivery(target, "")
-	foreign = Bucket{logBucketName(DefaultNamePrefix, target.Name, dstRegion), dstRegion}
+	foreign = Bucket{Name: logBucketName(DefaultNamePrefix, target.Name, "", dstRegion), Region: dstRegion}
 	f.createBucket(foreign, false)
 	return target, foreign
 }
@@ -269,7 +269,7 @@ func testForeignLogBucketAcceptedByS3(t *testing.T, priorOutside bool) {
 	f.must(err)
 	old := f.m.Dest
 	if priorOutside {
-		old = Bucket{uniqueBucket(t, "old"), dstRegion}
+		old = Bucket{Name: uniqueBucket(t, "old"), Region: dstRegion}
 		f.createBucket(old, false)
 	}
 	f.grantSourceLogDelivery(old, "old/")
