@@ -113,3 +113,12 @@ func (in Input) Place() string { return accountsOf(in).place(in.DestRegion) }
 // DestAccount is in's destination account when it is not the source's, ""
 // within one account.
 func (in Input) DestAccount() string { return accountsOf(in).destAccount }
+
+// foreignSource is the source's account when it is not the deployment's
+// (the mirror record's sourceAccount), "" for the deployment's own.
+func (a runAccounts) foreignSource() string {
+	if a.src == nil || a.src.RoleARN() == "" {
+		return ""
+	}
+	return a.sourceAccount
+}

@@ -258,7 +258,7 @@ func (m *Mirrorer) created(ctx context.Context, acct runAccounts, st State, sour
 	st.DestBucketARN = "arn:aws:s3:::" + dest
 	st.Status = StatusCreated
 	run := acct.run(inventory.Run{Source: source, Region: in.DestRegion, RunID: in.RunID, StartedAt: startedAt, Dest: dest, Status: StatusCreated, Kinds: in.Kinds})
-	rec := inventory.Mirror{Source: source, Region: in.DestRegion, DestAccount: acct.destAccount, Dest: dest, Status: StatusCreated, LastRunID: in.RunID, LastRunAt: startedAt, SourceRegion: in.SourceRegion}
+	rec := inventory.Mirror{Source: source, Region: in.DestRegion, DestAccount: acct.destAccount, SourceAccount: acct.foreignSource(), Dest: dest, Status: StatusCreated, LastRunID: in.RunID, LastRunAt: startedAt, SourceRegion: in.SourceRegion}
 	rec.Inherit(prev)
 	if err := m.putRun(ctx, run, rec); err != nil {
 		return st, err
@@ -597,7 +597,7 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 	}
 	run := acct.run(inventory.Run{Source: source, Region: st.DestRegion, RunID: st.RunID, StartedAt: startedAt, Dest: dest, Kinds: st.Kinds,
 		Results: string(resJSON), SourceHash: bucketconfig.CombineHashes(srcKinds), SourceSnapshot: srcJSON, DestSnapshot: dstJSON, FinishedAt: m.now().Format(time.RFC3339Nano)})
-	rec := inventory.Mirror{Source: source, Region: st.DestRegion, DestAccount: acct.destAccount, Dest: dest, LastRunID: st.RunID, LastRunAt: startedAt, SourceRegion: st.SourceRegion}
+	rec := inventory.Mirror{Source: source, Region: st.DestRegion, DestAccount: acct.destAccount, SourceAccount: acct.foreignSource(), Dest: dest, LastRunID: st.RunID, LastRunAt: startedAt, SourceRegion: st.SourceRegion}
 	var runErr error
 	if bucketconfig.Succeeded(results) && plan.Source.Err() == nil {
 		st.Status, run.Status, rec.Status = StatusFinished, StatusFinished, StatusFinished
@@ -689,7 +689,7 @@ func (m *Mirrorer) recordFailure(ctx context.Context, acct runAccounts, source, 
 	defer cancel()
 	run := acct.run(inventory.Run{Source: source, Region: region, RunID: runID, StartedAt: startedAt, Dest: dest, Status: StatusFailed,
 		Error: cause.Error(), Cause: errorType(cause), FinishedAt: m.now().Format(time.RFC3339Nano)})
-	rec := inventory.Mirror{Source: source, Region: region, DestAccount: acct.destAccount, Dest: dest, Status: StatusFailed, LastRunID: runID, LastRunAt: startedAt, LastError: cause.Error()}
+	rec := inventory.Mirror{Source: source, Region: region, DestAccount: acct.destAccount, SourceAccount: acct.foreignSource(), Dest: dest, Status: StatusFailed, LastRunID: runID, LastRunAt: startedAt, LastError: cause.Error()}
 	prev, err := m.Store.GetMirror(ctx, source, acct.place(region))
 	if err == nil && prev != nil {
 		rec.Inherit(prev)
