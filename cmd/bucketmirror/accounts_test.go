@@ -66,17 +66,20 @@ func TestSweepAcrossAccounts(t *testing.T) {
 	if sum.Accounts != 3 || len(sum.AccountErrors) != 1 || sum.AccountErrors[0].Account != c || sum.AccountErrors[0].Code != "AccessDenied" {
 		t.Errorf("accounts %d, errors %+v; want 3 and account %s AccessDenied", sum.Accounts, sum.AccountErrors, c)
 	}
-	found := false
+	dest := ""
 	for _, d := range sum.Decisions {
 		if d.Source == src {
-			found = true
-			if d.SourceAccount != a || d.Reason != "new" || d.Region != "us-west-2" {
-				t.Errorf("decision about %s: %+v, want a new run in account %s", src, d, a)
+			if d.SourceAccount != a || d.Action != "started" || d.Reason != "new" || d.Region != "us-west-2" {
+				t.Errorf("decision about %s: %+v, want started (new) in account %s", src, d, a)
 			}
+			dest = d.Dest
 		}
 	}
-	if !found {
-		t.Fatalf("no decision about %s: %+v", src, sum.Decisions)
+	if dest == "" {
+		t.Fatalf("no decision with a destination about %s: %+v", src, sum.Decisions)
+	}
+	if _, err := inA.S3("us-west-2").HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(dest)}); err != nil {
+		t.Errorf("destination %s is not in account %s: %v", dest, a, err)
 	}
 
 	// The table names each source's account and the account not swept.

@@ -176,6 +176,7 @@ func TestSweepAcrossAccounts(t *testing.T) {
 	}
 	w.wantUnreachable(sum.AccountErrors)
 	w.wantRunFor(sum, w.srcA, w.a)
+	w.wantMirrored(w.srcA, w.a)
 	if d := wantDecision(t, sum, w.home, "us-west-2", sweep.ActionStarted, "new"); d.SourceAccount != localcloud.AccountID {
 		t.Errorf("decision about %s names account %q, want %s", w.home, d.SourceAccount, localcloud.AccountID)
 	}
@@ -205,6 +206,8 @@ func TestSweepAcrossAccounts(t *testing.T) {
 		t.Fatalf("second sweep: %d accounts, errors %+v", sum.Accounts, sum.AccountErrors)
 	}
 	w.wantRunFor(sum, w.srcC, w.c)
+	w.wantMirrored(w.srcC, w.c)
+	wantDecision(t, sum, w.srcA, "us-west-2", sweep.ActionSkipped, "unchanged")
 }
 
 // BUCKETMIRROR_ACCOUNTS=organization: every ACTIVE account of the
@@ -231,6 +234,7 @@ func TestSweepOrganizationActiveAccountsOnly(t *testing.T) {
 		t.Errorf("%d accounts listed", sum.Accounts)
 	}
 	w.wantRunFor(sum, w.srcA, w.a)
+	w.wantMirrored(w.srcA, w.a)
 	wantDecision(t, sum, w.home, "us-west-2", sweep.ActionStarted, "new")
 }
 
@@ -264,9 +268,7 @@ func TestFullSweepAcrossAccounts(t *testing.T) {
 	if _, ok := byName[w.srcC]; ok {
 		t.Errorf("a decision about %s, in the unreachable account", w.srcC)
 	}
-	if rec := e.mirror(w.srcA, "us-west-2"); rec == nil || rec.SourceAccount != w.a {
-		t.Errorf("record of %s: %+v, want source account %s", w.srcA, rec, w.a)
-	}
+	w.wantMirrored(w.srcA, w.a)
 	if !strings.Contains(e.emf.String(), `"AccountsFailed":1`) {
 		t.Errorf("no AccountsFailed metric of 1 from the aggregate: %s", e.emf.String())
 	}
