@@ -305,3 +305,53 @@ func TestAccountsFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// A source tagged destination-account: its mirror goes into that account
+// and its record is keyed by Region and account, as create and configure
+// key it — so the next sweep finds the mirror unchanged instead of
+// starting it again under the Region-only key.
+func TestSweepIntoDestinationAccount(t *testing.T) {
+	e := newEnv(t)
+	w := &memberWorld{e: e}
+	b := w.account(fmt.Sprintf("bm-b-%d", seq.Add(1)), true)
+	src := e.bucket("into-b")
+	e.createBucket(src, homeRegion, map[string]string{e.tag("destination-regions"): "us-west-2", e.tag("destination-account"): b})
+
+	sum, err := e.s.Sweep(e.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Step Functions allows only A-Z, a-z, 0-9, - and _ in execution names.
+	if d := wantDecision(t, sum, src, "us-west-2", sweep.ActionStarted, "new"); !strings.HasSuffix(d.Execution[:len(d.Execution)-17], "-us-west-2-"+b) ||
+		strings.ContainsFunc(d.Execution, func(r rune) bool {
+			return !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+		}) {
+		t.Fatalf("execution %q, want a name ending -us-west-2-%s-<hash> of allowed characters", d.Execution, b)
+	}
+	rec, err := e.m.Store.GetMirror(e.ctx, src, inventory.Place("us-west-2", b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec == nil || rec.Status != inventory.StatusFinished || rec.DestAccount != b {
+		t.Fatalf("record under us-west-2#%s: %+v, want FINISHED with destAccount %s", b, rec, b)
+	}
+	if other := e.mirror(src, "us-west-2"); other != nil {
+		t.Errorf("a record under the Region-only key too: %+v", other)
+	}
+	listed := func(account string) bool {
+		out, err := w.s3In(account, "us-west-2").ListBuckets(e.ctx, &s3.ListBucketsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(out.Buckets, func(bk s3types.Bucket) bool { return aws.ToString(bk.Name) == rec.Dest })
+	}
+	if !listed(b) || listed(localcloud.AccountID) {
+		t.Errorf("destination %s: in account %s %v, in the deployment's %v; want only in %s", rec.Dest, b, listed(b), listed(localcloud.AccountID), b)
+	}
+
+	sum, err = e.s.Sweep(e.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDecision(t, sum, src, "us-west-2", sweep.ActionSkipped, "unchanged")
+}

@@ -204,7 +204,7 @@ func (b BatchSource) source() *source {
 		src.Tags = map[string]string{}
 	}
 	for i := range b.Records {
-		src.Records[b.Records[i].Region] = &b.Records[i]
+		src.Records[b.Records[i].Place()] = &b.Records[i]
 	}
 	return src
 }

@@ -11,7 +11,8 @@ import (
 const maxExecutionName = 80
 
 // ExecutionName is the deterministic name of the execution that brings the
-// mirror of source in region up to date with the source snapshot
+// mirror of source at place (a Region, or inventory.Place's Region#account
+// for a destination in another account) up to date with the source snapshot
 // sourceHash. Two sweeps that see the same state compute the same name, so
 // the second StartExecution is a no-op (ExecutionAlreadyExists).
 //
@@ -20,9 +21,10 @@ const maxExecutionName = 80
 // new name: the old one belongs to the run that applied that source) and the
 // mirror's last run (a retry after a failure needs a new name: names of
 // finished executions cannot be reused for 90 days).
-func ExecutionName(source, region, sourceHash, observedDestHash, lastRunID string) string {
-	sum := sha256.Sum256([]byte(strings.Join([]string{source, region, sourceHash, observedDestHash, lastRunID}, "\x00")))
-	suffix := "-" + region + "-" + hex.EncodeToString(sum[:8])
+func ExecutionName(source, place, sourceHash, observedDestHash, lastRunID string) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{source, place, sourceHash, observedDestHash, lastRunID}, "\x00")))
+	// "#" is not allowed in execution names.
+	suffix := "-" + strings.ReplaceAll(place, "#", "-") + "-" + hex.EncodeToString(sum[:8])
 	// Bucket names are lowercase letters, digits, dots and hyphens; dots
 	// are not allowed in execution names.
 	head := strings.ReplaceAll(source, ".", "-")

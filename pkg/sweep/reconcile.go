@@ -78,7 +78,7 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 	// mirrors whose record holds per-kind hashes to compare them with;
 	// the others need the whole source.
 	var changed *bucketconfig.Snapshot
-	if kinds := src.changedKinds(); kinds != nil && slices.ContainsFunc(targets, func(t target) bool { return targetable(src.Records[t.Region], t) }) {
+	if kinds := src.changedKinds(); kinds != nil && slices.ContainsFunc(targets, func(t target) bool { return targetable(src.Records[t.place(src)], t) }) {
 		var err error
 		if changed, err = v.engine.SnapshotKinds(ctx, bucketconfig.Bucket{Name: src.Name, Region: src.Region}, kinds); err != nil {
 			r.record(Decision{Source: src.Name, SourceRegion: src.Region, Action: ActionFailed, Reason: "invalid-kinds", Error: err.Error()})
@@ -92,13 +92,13 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 	}
 	var srcHash string
 	dests := map[string]*destRead{}
-	if slices.ContainsFunc(targets, func(t target) bool { return changed == nil || !targetable(src.Records[t.Region], t) }) {
+	if slices.ContainsFunc(targets, func(t target) bool { return changed == nil || !targetable(src.Records[t.place(src)], t) }) {
 		// The destinations an unchanged source would be compared with are
 		// read while the source is: one mirror's two snapshots take the time
 		// of one. Wasted only when the source turns out changed or gone.
 		for _, t := range targets {
-			if rec := src.Records[t.Region]; (changed == nil || !targetable(rec, t)) && r.wouldReadDestination(rec, t) {
-				dests[t.Region] = r.readDestination(ctx, src, t, rec)
+			if rec := src.Records[t.place(src)]; (changed == nil || !targetable(rec, t)) && r.wouldReadDestination(rec, t) {
+				dests[t.place(src)] = r.readDestination(ctx, src, t, rec)
 			}
 		}
 		defer func() {
@@ -120,18 +120,19 @@ func (r *run) reconcile(ctx context.Context, src *source) {
 		r.markInvalid(ctx, src, inv)
 	}
 	for _, t := range targets {
-		listed[t.Region] = true
-		if rec := src.Records[t.Region]; changed != nil && targetable(rec, t) {
+		listed[t.place(src)] = true
+		if rec := src.Records[t.place(src)]; changed != nil && targetable(rec, t) {
 			r.reconcileKinds(ctx, src, t, rec, changed)
 			continue
 		}
-		r.reconcileTarget(ctx, src, t, srcHash, dests[t.Region])
+		r.reconcileTarget(ctx, src, t, srcHash, dests[t.place(src)])
 	}
-	for _, region := range slices.Sorted(maps.Keys(src.Records)) {
-		if src.onlyRegion != "" && region != src.onlyRegion {
+	for _, place := range slices.Sorted(maps.Keys(src.Records)) {
+		rec := src.Records[place]
+		if src.onlyRegion != "" && rec.Region != src.onlyRegion {
 			continue
 		}
-		if rec := src.Records[region]; !listed[region] && rec.Status != inventory.StatusDetached {
+		if !listed[place] && rec.Status != inventory.StatusDetached {
 			r.detach(ctx, src, rec, "region-removed")
 		}
 	}
@@ -273,13 +274,13 @@ func (r *run) disagrees(src *source, targets []target, invalid []invalidTarget) 
 	}
 	listed := map[string]bool{}
 	for _, t := range targets {
-		listed[t.Region] = true
-		if rec := src.Records[t.Region]; rec != nil && (rec.Status == inventory.StatusDetached || rec.Status == inventory.StatusInvalid) {
+		listed[t.place(src)] = true
+		if rec := src.Records[t.place(src)]; rec != nil && (rec.Status == inventory.StatusDetached || rec.Status == inventory.StatusInvalid) {
 			return true
 		}
 	}
-	for region, rec := range src.Records {
-		if !listed[region] && rec.Status != inventory.StatusDetached {
+	for place, rec := range src.Records {
+		if !listed[place] && rec.Status != inventory.StatusDetached {
 			return true
 		}
 	}
@@ -347,7 +348,7 @@ func (r *run) wouldReadDestination(rec *inventory.Mirror, t target) bool {
 // the mirror looked unchanged, alongside the source: dest), and not at all
 // in a round that skips destinations.
 func (r *run) reconcileTarget(ctx context.Context, src *source, t target, srcHash string, dest *destRead) {
-	rec := src.Records[t.Region]
+	rec := src.Records[t.place(src)]
 	d := Decision{Source: src.Name, SourceRegion: src.Region, Region: t.Region, Dest: t.Dest, SourceHash: srcHash}
 	if rec != nil && d.Dest == "" {
 		d.Dest = rec.Dest
@@ -445,7 +446,7 @@ func sameRecord(a, b *inventory.Mirror) bool {
 
 // start marks the mirror STARTED under the lease and starts its run.
 func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.Mirror, d Decision, observedDestHash string) {
-	release, why, err := r.lease(ctx, src.Name, t.Region, rec)
+	release, why, err := r.lease(ctx, src.Name, t.place(src), rec)
 	if err != nil || why != "" {
 		d.Action, d.Reason, d.Error = ActionSkipped, why, ""
 		if err != nil {
@@ -459,7 +460,7 @@ func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.M
 	if rec != nil {
 		lastRun = rec.LastRunID
 	}
-	d.Execution = ExecutionName(src.Name, t.Region, d.SourceHash, observedDestHash, lastRun)
+	d.Execution = ExecutionName(src.Name, t.place(src), d.SourceHash, observedDestHash, lastRun)
 	in := mirror.Input{
 		SourceBucketARN: "arn:aws:s3:::" + src.Name, SourceAccountNumber: src.Account, DestAccountNumber: cmp.Or(t.Account, src.Account),
 		SourceRegion: src.Region, DestRegion: t.Region, RunID: d.Execution, DeterministicName: true,
@@ -484,6 +485,9 @@ func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.M
 		LastRunID: d.Execution, LastRunAt: r.now().Format("2006-01-02T15:04:05.000Z"), SourceRegion: src.Region}
 	if src.Account != r.cfg.AccountID {
 		marked.SourceAccount = src.Account
+	}
+	if t.place(src) != t.Region {
+		marked.DestAccount = t.Account
 	}
 	marked.Inherit(rec)
 	marked.Attempts, marked.AttemptHash = 1, d.SourceHash
@@ -515,7 +519,7 @@ func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.M
 	if waited || err != nil {
 		// The run (or the failed start) has written its outcome; the
 		// record names the destination a new mirror got.
-		if after, gerr := r.store.GetMirror(context.WithoutCancel(ctx), src.Name, t.Region); gerr == nil && after != nil {
+		if after, gerr := r.store.GetMirror(context.WithoutCancel(ctx), src.Name, t.place(src)); gerr == nil && after != nil {
 			if after.Dest != "" {
 				d.Dest = after.Dest
 			}

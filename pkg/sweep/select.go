@@ -42,7 +42,7 @@ func (r *run) selectAll(ctx context.Context) ([]*source, []error, error) {
 		if src.Records == nil {
 			src.Records = map[string]*inventory.Mirror{}
 		}
-		src.Records[rec.Region] = rec
+		src.Records[rec.Place()] = rec
 	}
 	var work []*source
 	for _, src := range found {
@@ -254,7 +254,7 @@ func (r *run) loadRecords(ctx context.Context, src *source) error {
 	}
 	src.Records = map[string]*inventory.Mirror{}
 	for i := range recs {
-		src.Records[recs[i].Region] = &recs[i]
+		src.Records[recs[i].Place()] = &recs[i]
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bucketmirror/bucketmirror/pkg/inventory"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
 )
 
@@ -17,6 +18,16 @@ type target struct {
 	// Account is the destination account (<prefix>destination-account),
 	// empty for the source's own.
 	Account string
+}
+
+// place is where t's mirror record and lease are keyed (inventory.Place):
+// the Region, with the destination account only when it is not src's, as
+// create and configure key them.
+func (t target) place(src *source) string {
+	if t.Account == "" || t.Account == src.Account {
+		return t.Region
+	}
+	return inventory.Place(t.Region, t.Account)
 }
 
 // invalidTarget is a part of the tag value that cannot be acted on. Region
