@@ -115,19 +115,9 @@ var aclKind = &spec[[]aclGrant]{
 // are those of each bucket's ACL (from the plan's snapshots, else read).
 // Within one account both are the same and nothing changes.
 func (e *Engine) ownerGrantsToDest(ctx context.Context, m Mirror, v *[]aclGrant) (*[]aclGrant, []Note, error) {
-	if e.accountOf(m.Source) == e.accountOf(m.Dest) {
-		return v, nil, nil
-	}
-	var srcOwner, dstOwner string
-	var err error
-	if srcOwner, err = e.aclOwner(ctx, m.Source, func(p *Plan) *Snapshot { return p.Source }); err != nil {
-		return nil, nil, fmt.Errorf("reading the owner of source bucket %s: %w", m.Source, err)
-	}
-	if dstOwner, err = e.aclOwner(ctx, m.Dest, func(p *Plan) *Snapshot { return p.Dest }); err != nil {
-		return nil, nil, fmt.Errorf("reading the owner of destination bucket %s: %w", m.Dest, err)
-	}
-	if srcOwner == "" || dstOwner == "" || srcOwner == dstOwner {
-		return v, nil, nil
+	srcOwner, dstOwner, err := e.ownersAcross(ctx, m)
+	if err != nil || srcOwner == "" {
+		return v, nil, err
 	}
 	out := make([]aclGrant, len(*v))
 	mapped := 0
@@ -146,6 +136,26 @@ func (e *Engine) ownerGrantsToDest(ctx context.Context, m Mirror, v *[]aclGrant)
 			mapped, e.accountOf(m.Source), e.accountOf(m.Dest))})
 	}
 	return &out, notes, nil
+}
+
+// ownersAcross returns the canonical ids of the source's and the
+// destination's owners when they differ (a destination in another
+// account), else "" twice: grants naming the source's owner (the ACL's,
+// the logging target grants) then name the destination's owner instead.
+func (e *Engine) ownersAcross(ctx context.Context, m Mirror) (src, dst string, err error) {
+	if e.accountOf(m.Source) == e.accountOf(m.Dest) {
+		return "", "", nil
+	}
+	if src, err = e.aclOwner(ctx, m.Source, func(p *Plan) *Snapshot { return p.Source }); err != nil {
+		return "", "", fmt.Errorf("reading the owner of source bucket %s: %w", m.Source, err)
+	}
+	if dst, err = e.aclOwner(ctx, m.Dest, func(p *Plan) *Snapshot { return p.Dest }); err != nil {
+		return "", "", fmt.Errorf("reading the owner of destination bucket %s: %w", m.Dest, err)
+	}
+	if src == "" || dst == "" || src == dst {
+		return "", "", nil
+	}
+	return src, dst, nil
 }
 
 // aclOwner is the canonical id of b's owner: from the ACL read into the

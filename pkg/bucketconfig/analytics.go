@@ -97,6 +97,10 @@ var analyticsKind = &spec[[]analyticsConfig]{
 					continue
 				}
 				cfg = cfg.withExportBucket(to)
+				dest := cfg.StorageClassAnalysis.DataExport.Destination.S3BucketDestination
+				var owner []Note
+				dest.BucketAccountId, owner = exportOwner(e, m, dest.BucketAccountId, fmt.Sprintf("analytics configuration %q", cfg.Id))
+				notes = append(notes, owner...)
 			}
 			out = append(out, cfg)
 		}

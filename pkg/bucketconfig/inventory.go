@@ -63,6 +63,12 @@ var inventoryKind = &spec[[]types.InventoryConfiguration]{
 				notes = append(notes, Note{Severity: SeverityNotCopied, Message: note})
 				continue
 			}
+			if d := mapped.Destination; d != nil && d.S3BucketDestination != nil {
+				var owner []Note
+				d.S3BucketDestination.AccountId, owner = exportOwner(e, m, d.S3BucketDestination.AccountId,
+					fmt.Sprintf("inventory configuration %q", aws.ToString(mapped.Id)))
+				notes = append(notes, owner...)
+			}
 			out = append(out, mapped)
 		}
 		if len(out) == 0 {

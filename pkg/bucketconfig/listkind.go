@@ -213,6 +213,23 @@ func exportBucketARN(e *Engine, m Mirror, bucketARN string) (arn string, ok bool
 	return prefix + to, true
 }
 
+// exportOwner is the expected owner (an account id) of an export bucket
+// once the export is mapped to the destination: in a mirror into another
+// account the source's account becomes the destination's, as the export
+// goes to the destination bucket itself or to a counterpart expected in
+// the destination's account (as its log buckets are); S3 checks the owner
+// before each delivery, so the source's account kept there would stop the
+// exports. Any other owner is kept. what names the configuration for the
+// note saying so.
+func exportOwner(e *Engine, m Mirror, owner *string, what string) (*string, []Note) {
+	src, dst := e.accountOf(m.Source), e.accountOf(m.Dest)
+	if aws.ToString(owner) == "" || src == dst || aws.ToString(owner) != src {
+		return owner, nil
+	}
+	return aws.String(dst), []Note{{Severity: SeverityInfo, Message: fmt.Sprintf(
+		"%s: the export bucket's expected owner, the source's account %s, became the destination's account %s", what, src, dst)}}
+}
+
 // filterDoc is the canonical JSON form of the union filters of analytics and
 // metrics configurations (types.AnalyticsFilter, types.MetricsFilter):
 // encoding/json cannot decode an interface, so snapshots hold this instead.

@@ -166,12 +166,16 @@ var loggingKind = &spec[loggingConfig]{
 	del: func(ctx context.Context, e *Engine, b Bucket) error {
 		return putLoggingStatus(ctx, e, b, nil)
 	},
-	xform: func(_ context.Context, e *Engine, m Mirror, v *loggingConfig) (*loggingConfig, []Note, error) {
+	xform: func(ctx context.Context, e *Engine, m Mirror, v *loggingConfig) (*loggingConfig, []Note, error) {
 		if v == nil {
 			return nil, nil, nil
 		}
 		out := *v
-		var notes []Note
+		grants, notes, err := e.targetGrantsToDest(ctx, m, v.TargetGrants)
+		if err != nil {
+			return nil, nil, err
+		}
+		out.TargetGrants = grants
 		if mapped, ok := e.opts.Buckets[v.TargetBucket]; ok {
 			out.TargetBucket, out.logBucket = mapped, logBucketMapped
 		} else if v.TargetBucket == m.Source.Name {
@@ -184,6 +188,38 @@ var loggingKind = &spec[loggingConfig]{
 		}
 		return &out, notes, nil
 	},
+}
+
+// targetGrantsToDest turns the logging target grants to the source
+// bucket's owner into grants to the destination bucket's owner, as the ACL
+// kind does for its grants (ownerGrantsToDest): copied unchanged into
+// another account, they would let the source's account read the copy's
+// logs while the copy's own owner was left out.
+func (e *Engine) targetGrantsToDest(ctx context.Context, m Mirror, grants []types.TargetGrant) ([]types.TargetGrant, []Note, error) {
+	if len(grants) == 0 {
+		return grants, nil, nil
+	}
+	srcOwner, dstOwner, err := e.ownersAcross(ctx, m)
+	if err != nil || srcOwner == "" {
+		return grants, nil, err
+	}
+	out := make([]types.TargetGrant, len(grants))
+	mapped := 0
+	for i, g := range grants {
+		out[i] = g
+		if g.Grantee != nil && g.Grantee.Type == types.TypeCanonicalUser && aws.ToString(g.Grantee.ID) == srcOwner {
+			grantee := *g.Grantee
+			grantee.ID = aws.String(dstOwner)
+			out[i].Grantee = &grantee
+			mapped++
+		}
+	}
+	if mapped == 0 {
+		return grants, nil, nil
+	}
+	return canonicalTargetGrants(out), []Note{{Severity: SeverityInfo, Message: fmt.Sprintf(
+		"%d logging target grant(s) to the source's owner (account %s) became grants to the destination's owner (account %s)",
+		mapped, e.accountOf(m.Source), e.accountOf(m.Dest))}}, nil
 }
 
 // putLoggingStatus writes v as b's logging; nil turns logging off.

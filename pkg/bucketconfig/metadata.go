@@ -69,13 +69,18 @@ var metadataKind = &spec[metadataConfig]{
 			TableNamespace: aws.ToString(dest.TableNamespace), JournalTableName: aws.ToString(dest.TableName)}, nil
 	},
 	isManaged: func(*Engine) bool { return false },
-	xform: func(_ context.Context, _ *Engine, m Mirror, v *metadataConfig) (*metadataConfig, []Note, error) {
+	xform: func(_ context.Context, e *Engine, m Mirror, v *metadataConfig) (*metadataConfig, []Note, error) {
 		if v == nil {
 			return nil, nil, nil
 		}
+		there := "there"
+		if dst := e.accountOf(m.Dest); dst != e.accountOf(m.Source) {
+			// The command runs with the destination account's credentials.
+			there = "there, in account " + dst
+		}
 		return nil, []Note{{Severity: SeverityNotCopied, Message: fmt.Sprintf(
-			"S3 Metadata is not copied: %s writes its metadata tables to table bucket %s; it needs S3 Tables in %s, so configure it on %s there",
-			m.Source.Name, v.TableBucketArn, m.Dest.Region, m.Dest.Name),
+			"S3 Metadata is not copied: %s writes its metadata tables to table bucket %s; it needs S3 Tables in %s, so configure it on %s %s",
+			m.Source.Name, v.TableBucketArn, m.Dest.Region, m.Dest.Name, there),
 			Command: metadataCommand(m.Dest, v)}}, nil
 	},
 }

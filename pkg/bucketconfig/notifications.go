@@ -54,12 +54,19 @@ var notificationsKind = &spec[types.NotificationConfiguration]{
 		var notes []Note
 		// mapTarget returns the destination ARN for a Region-bound target, or
 		// "" with a note when there is none.
+		// Into another account, a target is bound to the source's account
+		// too: S3 delivers there only if the target's policy admits the
+		// destination bucket, which the source's targets never do.
+		bound, where := m.Source.Region, m.Dest.Region
+		if src, dst := e.accountOf(m.Source), e.accountOf(m.Dest); src != dst {
+			bound, where = fmt.Sprintf("%s and account %s", bound, src), fmt.Sprintf("%s (account %s)", where, dst)
+		}
 		mapTarget := func(what string, id *string, arn *string) (*string, error) {
 			mapped, ok := e.opts.NotificationTargets[aws.ToString(arn)]
 			if !ok {
 				notes = append(notes, Note{Severity: SeverityNotCopied, Message: fmt.Sprintf(
 					"%s %s of notification %q is bound to %s and was not copied: map it to one in %s with the notification targets option",
-					what, aws.ToString(arn), aws.ToString(id), m.Source.Region, m.Dest.Region)})
+					what, aws.ToString(arn), aws.ToString(id), bound, where)})
 				return nil, nil
 			}
 			if region := arnRegion(mapped); region != m.Dest.Region {

@@ -56,10 +56,34 @@ var replicationKind = &spec[types.ReplicationConfiguration]{
 				"%s has %d replication rule(s) (role %s, replicating to %s); they are not copied to %s: enable the CopyReplication option to copy them unchanged",
 				m.Source.Name, len(v.Rules), aws.ToString(v.Role), strings.Join(targets, ", "), m.Dest)}}, nil
 		}
+		// S3 assumes the replication role on behalf of the bucket's owner, so
+		// the role is one of the owner's account (User Guide, "Setting up
+		// permissions for live replication", step 2:
+		// https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html).
+		// Copied unchanged into another account, the source's role would
+		// be refused or, worse, trusted: the destination's account needs a
+		// role of its own.
+		if src, dst := e.accountOf(m.Source), e.accountOf(m.Dest); src != dst {
+			if role := aws.ToString(v.Role); iamAccount(role) != dst {
+				return nil, []Note{{Severity: SeverityNotCopied, Message: fmt.Sprintf(
+					"%s has %d replication rule(s) with role %s of account %s; they are not copied to %s in account %s: replication there needs a role of account %s (copy the rules by hand with one)",
+					m.Source.Name, len(v.Rules), role, iamAccount(role), m.Dest, dst, dst)}}, nil
+			}
+		}
 		return v, []Note{{Severity: SeverityInfo, Message: fmt.Sprintf(
 			"%d replication rule(s) copied unchanged: %s now also replicates to %s with role %s",
 			len(v.Rules), m.Dest.Name, strings.Join(targets, ", "), aws.ToString(v.Role))}}, nil
 	},
+}
+
+// iamAccount is the account of an IAM ARN (arn:aws:iam::ACCOUNT:role/x),
+// or "" for anything else.
+func iamAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" || parts[2] != "iam" {
+		return ""
+	}
+	return parts[4]
 }
 
 // canonicalReplication orders the rules by ID (S3 chooses between
