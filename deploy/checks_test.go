@@ -15,6 +15,7 @@ import (
 // cfnTemplate is a CloudFormation or SAM template decoded from JSON.
 type cfnTemplate struct {
 	Parameters map[string]any      `json:"Parameters"`
+	Rules      map[string]any      `json:"Rules"`
 	Globals    map[string]any      `json:"Globals"`
 	Resources  map[string]resource `json:"Resources"`
 }

@@ -70,3 +70,109 @@ func TestMemberRoleTrustsOnlyTheCentralRoles(t *testing.T) {
 		}
 	}
 }
+
+// ruleValue evaluates a CloudFormation rule expression (Ref, Fn::Equals,
+// Fn::Not, Fn::And, Fn::Or: what template.yaml's Rules use) for the
+// parameter values params, the template's defaults filling the rest.
+func ruleValue(t *testing.T, tmpl cfnTemplate, params map[string]string, expr any) any {
+	t.Helper()
+	switch e := expr.(type) {
+	case string, bool:
+		return e
+	case map[string]any:
+		if len(e) != 1 {
+			break
+		}
+		for fn, arg := range e {
+			args, _ := arg.([]any)
+			switch fn {
+			case "Ref":
+				name, _ := arg.(string)
+				if v, ok := params[name]; ok {
+					return v
+				}
+				p, ok := tmpl.Parameters[name].(map[string]any)
+				if !ok {
+					t.Fatalf("rule refers to %q, not a parameter", name)
+				}
+				d, _ := p["Default"].(string)
+				return d
+			case "Fn::Equals":
+				if len(args) == 2 {
+					return ruleValue(t, tmpl, params, args[0]) == ruleValue(t, tmpl, params, args[1])
+				}
+			case "Fn::Not":
+				if len(args) == 1 {
+					b, ok := ruleValue(t, tmpl, params, args[0]).(bool)
+					if ok {
+						return !b
+					}
+				}
+			case "Fn::And", "Fn::Or":
+				out := fn == "Fn::And"
+				for _, a := range args {
+					b, _ := ruleValue(t, tmpl, params, a).(bool)
+					if fn == "Fn::And" {
+						out = out && b
+					} else {
+						out = out || b
+					}
+				}
+				return out
+			}
+		}
+	}
+	t.Fatalf("rule expression %v: not evaluated by this test", expr)
+	return nil
+}
+
+// refusedBy returns the rules of tmpl whose assertions fail for params: the
+// rules CloudFormation would refuse the stack with.
+func refusedBy(t *testing.T, tmpl cfnTemplate, params map[string]string) []string {
+	t.Helper()
+	var refused []string
+	for name, r := range tmpl.Rules {
+		rule, _ := r.(map[string]any)
+		if cond, ok := rule["RuleCondition"]; ok && ruleValue(t, tmpl, params, cond) != true {
+			continue
+		}
+		asserts, _ := rule["Assertions"].([]any)
+		if len(asserts) == 0 {
+			t.Errorf("rule %s asserts nothing", name)
+		}
+		for _, a := range asserts {
+			assert, _ := a.(map[string]any)
+			if desc, _ := assert["AssertDescription"].(string); desc == "" {
+				t.Errorf("rule %s: an assertion without AssertDescription (the message CloudFormation shows)", name)
+			}
+			if ruleValue(t, tmpl, params, assert["Assert"]) != true {
+				refused = append(refused, name)
+			}
+		}
+	}
+	slices.Sort(refused)
+	return slices.Compact(refused)
+}
+
+// TestExternalIdRequiredAcrossAccounts: the central template refuses
+// SourceAccounts without the ExternalId the member roles require (which
+// would fail every AssumeRole at run time), and keeps a deployment within
+// its own account as it was: no external id needed.
+func TestExternalIdRequiredAcrossAccounts(t *testing.T) {
+	source, _ := loadTemplates(t)
+	for _, c := range []struct {
+		params map[string]string
+		refuse bool
+	}{
+		{map[string]string{}, false},
+		{map[string]string{"SourceAccounts": "organization"}, true},
+		{map[string]string{"SourceAccounts": "111111111111 222222222222"}, true},
+		{map[string]string{"SourceAccounts": "organization", "ExternalId": "bucketmirror-ext"}, false},
+		{map[string]string{"ExternalId": "bucketmirror-ext"}, false},
+	} {
+		got := refusedBy(t, source, c.params)
+		if c.refuse != slices.Contains(got, "ExternalIdAcrossAccounts") || (!c.refuse && len(got) > 0) {
+			t.Errorf("parameters %v: rules refusing %v, want refused by ExternalIdAcrossAccounts: %v", c.params, got, c.refuse)
+		}
+	}
+}

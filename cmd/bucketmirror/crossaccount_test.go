@@ -68,7 +68,7 @@ func TestMirrorIntoAnotherAccount(t *testing.T) {
 	// Without the external id the member role refuses: a clear error.
 	noID := localEnv("cli-cross")
 	if r := bm(t, noID, "", "mirror", "cli-cross-source", "--to", "eu-west-1", "--dest-account", account); r.code != 1 ||
-		!strings.Contains(r.stderr, account) || !strings.Contains(r.stderr, "bucketmirror-member") {
+		!strings.Contains(r.stderr, account) || !strings.Contains(r.stderr, "bucketmirror-member") || !strings.Contains(r.stderr, "BUCKETMIRROR_EXTERNAL_ID") {
 		t.Errorf("mirror without the external id: exit %d %s", r.code, r.stderr)
 	}
 }

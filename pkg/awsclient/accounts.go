@@ -107,12 +107,22 @@ func (c *Clients) RoleARN() string { return c.roleARN }
 // and a refusing one alike (AccessDenied), so the message names both.
 type AssumeRoleError struct {
 	Account, RoleARN, Code string
-	Err                    error
+	// NoExternalID says no external id was sent (BUCKETMIRROR_EXTERNAL_ID
+	// empty), which every role of deploy/member-account.yaml refuses.
+	NoExternalID bool
+	Err          error
 }
 
 func (e *AssumeRoleError) Error() string {
-	return fmt.Sprintf("assuming role %s in account %s (%s): the member role is missing there, or its trust policy does not admit this deployment (principal, external id); deploy deploy/member-account.yaml to that account: %v",
-		e.RoleARN, e.Account, e.Code, e.Err)
+	hint := "deploy deploy/member-account.yaml to that account"
+	if e.NoExternalID {
+		// STS answers the same AccessDenied for a missing role and for a
+		// missing external id, so the likelier misconfiguration is named.
+		hint = "BUCKETMIRROR_EXTERNAL_ID (template parameter ExternalId) is empty, and the member role of deploy/member-account.yaml requires " +
+			"the external id it was deployed with: set it to that value, or deploy deploy/member-account.yaml to that account"
+	}
+	return fmt.Sprintf("assuming role %s in account %s (%s): the member role is missing there, or its trust policy does not admit this deployment (principal, external id); %s: %v",
+		e.RoleARN, e.Account, e.Code, hint, e.Err)
 }
 
 func (e *AssumeRoleError) Unwrap() error { return e.Err }
@@ -159,7 +169,7 @@ func (c *Clients) ForAccount(ctx context.Context, account string) (*Clients, err
 		if errors.As(err, &ae) {
 			code = ae.ErrorCode()
 		}
-		return nil, &AssumeRoleError{Account: account, RoleARN: roleARN, Code: code, Err: err}
+		return nil, &AssumeRoleError{Account: account, RoleARN: roleARN, Code: code, NoExternalID: a.role.ExternalID == "", Err: err}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

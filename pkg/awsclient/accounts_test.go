@@ -3,6 +3,7 @@ package awsclient_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -72,7 +73,14 @@ func TestForAccountAssumesTheMemberRole(t *testing.T) {
 	}
 	// A wrong external id is refused like a missing role.
 	wrong := awsclient.New(cloud.AWSConfig()).WithMemberRole(localcloud.AccountID, awsclient.MemberRole{ExternalID: "ext-2"})
-	if _, err := wrong.ForAccount(ctx, member); !errors.As(err, &are) {
-		t.Errorf("ForAccount with the wrong external id: %v, want AssumeRoleError", err)
+	if _, err := wrong.ForAccount(ctx, member); !errors.As(err, &are) || strings.Contains(err.Error(), "BUCKETMIRROR_EXTERNAL_ID") {
+		t.Errorf("ForAccount with the wrong external id: %v, want AssumeRoleError (not blaming an empty BUCKETMIRROR_EXTERNAL_ID)", err)
+	}
+	// None at all, the central stack deployed without its ExternalId: the
+	// error names the variable and the parameter to set.
+	none := awsclient.New(cloud.AWSConfig()).WithMemberRole(localcloud.AccountID, awsclient.MemberRole{})
+	if _, err := none.ForAccount(ctx, member); !errors.As(err, &are) || !are.NoExternalID ||
+		!strings.Contains(err.Error(), "BUCKETMIRROR_EXTERNAL_ID") || !strings.Contains(err.Error(), "ExternalId") || !strings.Contains(err.Error(), member) {
+		t.Errorf("ForAccount without an external id: %v, want an AssumeRoleError naming the account, BUCKETMIRROR_EXTERNAL_ID and ExternalId", err)
 	}
 }
