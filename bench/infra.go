@@ -16,9 +16,10 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/rs/zerolog"
+
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 )
 
 // callCounter counts AWS calls by "Service.Operation" with SDK middleware:
@@ -48,7 +49,7 @@ func newCallCounter() *callCounter {
 }
 
 func opKey(ctx context.Context) string {
-	return awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
+	return awsclient.Operation(ctx)
 }
 
 // apiOption goes into aws.Config.APIOptions, so every client built from the

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -133,7 +132,7 @@ func (r *Recorder) APIOption(stack *middleware.Stack) error {
 			if c == nil {
 				return next.HandleInitialize(ctx, in)
 			}
-			call := Call{ID: callIDs.Add(1), Op: awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)}
+			call := Call{ID: callIDs.Add(1), Op: Operation(ctx)}
 			call.Cause, _ = c.state()
 			call.Start = time.Now()
 			out, md, err := next.HandleInitialize(ctx, in)
@@ -153,4 +152,15 @@ func (r *Recorder) Take() []Call {
 	calls := r.calls
 	r.calls = nil
 	return calls
+}
+
+// Operation names an SDK call as "Service.Operation" (S3.GetBucketCors,
+// SFN.StartExecution) from inside a middleware of any step. It reads the
+// smithy keys every client's invokeOperation sets before the stack runs:
+// the aws/middleware keys are set only by RegisterServiceMetadata, which
+// older-generated clients (sfn, s3control in go.mod) add to the Initialize
+// step themselves, after a middleware inserted at middleware.Before — so a
+// counter at the front of the stack saw "." for their calls.
+func Operation(ctx context.Context) string {
+	return middleware.GetServiceID(ctx) + "." + middleware.GetOperationName(ctx)
 }
