@@ -225,10 +225,42 @@ func run(ctx context.Context, o options) (*results, error) {
 		})
 	}
 	res.DurationS = round1(time.Since(benchStart).Seconds())
+	if ctx.Err() != nil || len(res.Errors) > 0 {
+		// -out (bench/results/latest.json) holds complete measurements
+		// only: under -merge a part cut short by a signal or an error would
+		// replace the last good figures with partial ones.
+		kept, err := keepAside(res)
+		if err != nil {
+			return res, err
+		}
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("interrupted: %s and the report left as they were; this run's partial results are in %s", o.out, kept)
+		}
+		progress("a part failed: %s and the report left as they were; this run's results are in %s", o.out, kept)
+		return res, nil
+	}
 	if err := writeResults(o, res); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// keepAside writes the results of a run that did not complete to a file of
+// their own in the temporary directory, for a look at what went wrong.
+func keepAside(res *results) (string, error) {
+	raw, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp("", "bucketmirror-bench-incomplete-*.json")
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Write(append(raw, '\n')); err != nil {
+		f.Close()
+		return "", err
+	}
+	return f.Name(), f.Close()
 }
 
 // rerender recomputes the derived figures and the report from saved results.
@@ -285,7 +317,7 @@ func writeResults(o options, res *results) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(o.out, append(raw, '\n'), 0o644); err != nil {
+	if err := writeFileAtomic(o.out, append(raw, '\n')); err != nil {
 		return err
 	}
 	dir := filepath.Dir(filepath.Dir(o.out))
@@ -294,5 +326,15 @@ func writeResults(o options, res *results) error {
 			return err
 		}
 	}
-	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(renderReport(res)), 0o644)
+	return writeFileAtomic(filepath.Join(dir, "report.md"), []byte(renderReport(res)))
+}
+
+// writeFileAtomic replaces path through a rename, so a bench killed while
+// writing (SIGKILL cannot be caught) leaves the old file, not half a new one.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -174,10 +174,17 @@ func reportSweep(p printer, s *sweepResult) {
 	if s.Via != "" {
 		p("- **Full sweeps with nothing changed run through the sweep state machine (`sweep.via` = %q)**: list step, Distributed Map of reconcile-batch children (batches of %d, MaxConcurrency %d here), aggregate step. **Calls per unchanged mirror: %.2f** in a round that reads sources only (`DestinationReadEvery` > 1; %.2f of them S3), **%.2f** in a round that reads both sides (%.2f S3). **At most %d sources per invocation** (the batch size bounds it, not the account). Wall time %.1f s (sources only: %.1f s).\n",
 			s.Via, s.BatchSize, s.MapConcurrency, s.CallsPerUnchangedMirror, s.S3CallsPerUnchangedMirror, s.CallsPerUnchangedMirrorReadingDestinations, s.S3CallsPerUnchangedMirrorReadingDests, s.MaxSourcesPerInvocation, s.WallS, s.SourcesOnlyWallS)
-		if s.DefaultDestinationReadEvery > 0 {
-			p("- **Which figure the target holds.** `sweep.calls_per_unchanged_mirror` (target ≤ 24) is the sources-only round: one read per kind of the source, nothing of the destination — the issue's \"half the reads\" once destination events repair destinations and `DestinationReadEvery` > 1 skips their reads. **A default deployment (`DestinationReadEvery` = %d) pays %.2f calls per unchanged mirror on every full sweep** (`calls_per_unchanged_mirror_default_deployment`): it reads both sides every time, one read per kind per side, at the same time, so it does not meet ≤ 24; with N > 1 the average is (%.2f + (N−1) × %.2f) / N, e.g. %.2f at N = 2 and %.2f at N = 4.\n",
-				s.DefaultDestinationReadEvery, s.CallsPerUnchangedMirrorDefault, s.CallsPerUnchangedMirrorReadingDestinations, s.CallsPerUnchangedMirror,
-				(s.CallsPerUnchangedMirrorReadingDestinations+s.CallsPerUnchangedMirror)/2, (s.CallsPerUnchangedMirrorReadingDestinations+3*s.CallsPerUnchangedMirror)/4)
+		if s.DefaultDestinationReadEvery > 0 && s.CallsPerUnchangedMirrorEveryN != nil {
+			every := s.CallsPerUnchangedMirrorEveryN
+			p("- **Which figure the target holds, and what a deployment pays.** `sweep.calls_per_unchanged_mirror` (target ≤ 24) is the round that reads sources only: one read per kind of the source. A round that reads destinations too adds %.2f calls (one read per kind of the destination, read at the same time as the source). With `DestinationReadEvery` = N a full sweep costs on average **%.2f + %.2f / N calls per unchanged mirror** (`calls_per_unchanged_mirror_by_destination_read_every`): N = 1 %.2f — the template's default, what a default deployment pays on every full sweep (`calls_per_unchanged_mirror_default_deployment`, N = %d) —, N = 2 %.2f, N = 4 %.2f, N = 12 %.2f.",
+				s.DestinationReadCallsPerMirror, s.CallsPerUnchangedMirror, s.DestinationReadCallsPerMirror, every["1"], s.DefaultDestinationReadEvery, every["2"], every["4"], every["12"])
+			if s.DestinationReadEveryForTarget > 0 {
+				p(" The target ≤ 24 holds on average from N = %d (`destination_read_every_for_target`).", s.DestinationReadEveryForTarget)
+			}
+			if s.ReadKinds > 0 {
+				p(" Each bucket read is %d S3 read operations, each called at most %.2f times per bucket read (`max_reads_per_kind_per_side`; 1 = no kind read twice).", s.ReadKinds, s.MaxReadsPerKindPerSide)
+			}
+			p(" **Which N.** Without destination events (no `deploy/forwarder.yaml` and trail in the destination Regions) keep N = 1: the full sweep is then the only thing that notices a destination changed or deleted behind bucketmirror's back. With destination events, N = 4 reads destinations once a day at the default `rate(6 hours)` schedule. The trade: a destination damaged *without* an event reaching the sweep (a lost event, a Region without forwarder or trail) stays damaged for up to N × `SweepSchedule`; sources are read on every sweep whatever N is.\n")
 		}
 	}
 	if s.SetupConcurrency > 0 {
@@ -190,8 +197,15 @@ func reportSweep(p printer, s *sweepResult) {
 	p("- **Second sweep of %d buckets / %d tagged, nothing changed: %d API calls, %d StartExecution, %d DynamoDB reads / %d writes, %.1f s.** Peak RSS of the benchmark process: %.0f MB (moto: %.0f MB).\n",
 		s.Buckets, s.Tagged, s.SecondSweepAPICalls, s.SecondSweepStartExecutions, s.SecondSweepDynamoReads, s.SecondSweepDynamoWrites, s.SecondSweepS, s.PeakRSSMB, s.MotoPeakRSSMB)
 	if last := s.point("second-large"); last != nil && last.Pass.Started > 0 {
-		p("- %d of the mirrors were not unchanged in that sweep: a setup run the loaded emulator timed out had left them without a destination (the started run created one: S3.CreateBucket among the calls), so the sweep started %d run(s) to repair them; their calls are in its figures.\n",
-			last.Pass.Started, last.Pass.Started)
+		if len(s.SetupResweeps) > 0 {
+			// The setup converged (a re-sweep found every mirror unchanged),
+			// so a start here is the sweep's own doing.
+			p("- **%d of the mirrors were not found unchanged in that sweep although the setup had converged** (a re-sweep found every mirror unchanged just before): the sweep started %d run(s) — a decision to look into; their calls are in its figures.\n",
+				last.Pass.Started, last.Pass.Started)
+		} else {
+			p("- %d of the mirrors were not unchanged in that sweep: a setup run the loaded emulator timed out had left them without a destination (the started run created one: S3.CreateBucket among the calls), so the sweep started %d run(s) to repair them; their calls are in its figures.\n",
+				last.Pass.Started, last.Pass.Started)
+		}
 	}
 	if g := s.Growth; g != nil {
 		p("- Growth with buckets (×%.0f buckets, same tagged): second-sweep time ×%.2f, API calls ×%.2f, peak RSS ×%.2f — untagged buckets cost nothing but the Tagging API pages (the sweep lists tagged resources only).\n",
@@ -214,6 +228,18 @@ func settledNote(s *sweepResult) string {
 	n := 0
 	for _, pt := range s.Points {
 		n += pt.Pass.Settled
+	}
+	note := ""
+	if len(s.SetupResweeps) > 0 {
+		var each []string
+		for _, name := range slices.Sorted(maps.Keys(s.SetupResweeps)) {
+			each = append(each, fmt.Sprintf("%s %d", name, s.SetupResweeps[name]))
+		}
+		note = fmt.Sprintf("; after each setup sweep the account was swept again (unmeasured, retrying failed mirrors at once) until a sweep found every mirror unchanged, at most %d times — re-sweeps needed: %s (`setup_resweeps`)", maxSetupResweeps, strings.Join(each, ", "))
+		if n > 0 {
+			note += fmt.Sprintf(", which started %d runs that the loaded emulator had failed or timed out", n)
+		}
+		return note
 	}
 	if n == 0 {
 		return ""

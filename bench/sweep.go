@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -57,8 +58,9 @@ type sweepPass struct {
 	CallsPerTagged  float64 `json:"calls_per_tagged_bucket"`
 	MSPerTagged     float64 `json:"ms_per_tagged_bucket"`
 	FirstError      string  `json:"first_error,omitempty"`
-	// Settled counts runs started again, unmeasured, after a setup sweep's
-	// runs failed (the emulator timing them out under load).
+	// Settled counts runs the setup re-sweeps after this in-process sweep
+	// started (mirrors whose first run the overloaded emulator failed or
+	// timed out), unmeasured.
 	Settled int `json:"settled_runs,omitempty"`
 }
 
@@ -99,8 +101,23 @@ type sweepResult struct {
 	// CallsPerUnchangedMirrorDefault is what a deployment with the
 	// template's default DestinationReadEvery pays per full sweep on
 	// average: (reading both sides + (N-1) × sources only) / N.
-	CallsPerUnchangedMirrorDefault        float64 `json:"calls_per_unchanged_mirror_default_deployment"`
-	DefaultDestinationReadEvery           int     `json:"default_destination_read_every"`
+	CallsPerUnchangedMirrorDefault float64 `json:"calls_per_unchanged_mirror_default_deployment"`
+	DefaultDestinationReadEvery    int     `json:"default_destination_read_every"`
+	// DestinationReadCallsPerMirror is what reading a destination adds
+	// (both sides − sources only): a full sweep with DestinationReadEvery
+	// = N costs CallsPerUnchangedMirror + DestinationReadCallsPerMirror / N
+	// per unchanged mirror on average, tabled for a few N in
+	// CallsPerUnchangedMirrorEveryN; DestinationReadEveryForTarget is the
+	// smallest N whose average meets sweepCallsTarget.
+	DestinationReadCallsPerMirror float64            `json:"destination_read_calls_per_mirror,omitempty"`
+	CallsPerUnchangedMirrorEveryN map[string]float64 `json:"calls_per_unchanged_mirror_by_destination_read_every,omitempty"`
+	DestinationReadEveryForTarget int                `json:"destination_read_every_for_target,omitempty"`
+	// MaxReadsPerKindPerSide is the most any one S3 read operation (Get*,
+	// List* but ListBuckets) was called per bucket read in the unchanged
+	// sweeps: 1 when no kind is read twice; ReadKinds how many distinct
+	// read operations a source costs.
+	MaxReadsPerKindPerSide                float64 `json:"max_reads_per_kind_per_side,omitempty"`
+	ReadKinds                             int     `json:"s3_read_operations_per_bucket,omitempty"`
 	S3CallsPerUnchangedMirror             float64 `json:"s3_calls_per_unchanged_mirror"`
 	S3CallsPerUnchangedMirrorReadingDests float64 `json:"s3_calls_per_unchanged_mirror_reading_destinations"`
 	// MaxSourcesPerInvocation is the largest batch one reconcile-batch
@@ -123,6 +140,11 @@ type sweepResult struct {
 	// so the other sessions' niced work shares the CPU with the emulator
 	// unless the bench's own session is given a lower autogroup nice.
 	Autogroup string `json:"autogroup,omitempty"`
+	// SetupResweeps: for each in-process setup sweep, how many unmeasured
+	// full sweeps (retrying failed mirrors at once) it took until one found
+	// every mirror unchanged — 1 when the setup sweep left nothing to
+	// repair. The bench fails rather than measure an unconverged setup.
+	SetupResweeps map[string]int `json:"setup_resweeps,omitempty"`
 	// SetupBucketsPerS is how fast the local cloud creates buckets.
 	SetupBucketsPerS float64 `json:"setup_buckets_per_s"`
 	SetupS           float64 `json:"setup_s"`
@@ -172,8 +194,39 @@ func (r *sweepResult) finish() {
 		r.SourcesOnlyWallS = only.Pass.WallS
 	}
 	r.DefaultDestinationReadEvery = sweep.DefaultDestinationReadEvery
-	if n := float64(r.DefaultDestinationReadEvery); r.CallsPerUnchangedMirror > 0 {
-		r.CallsPerUnchangedMirrorDefault = round2((r.CallsPerUnchangedMirrorReadingDestinations + (n-1)*r.CallsPerUnchangedMirror) / n)
+	r.DestinationReadCallsPerMirror, r.CallsPerUnchangedMirrorEveryN, r.DestinationReadEveryForTarget = 0, nil, 0
+	if only := r.CallsPerUnchangedMirror; only > 0 {
+		dest := r.CallsPerUnchangedMirrorReadingDestinations - only
+		every := func(n int) float64 { return round2(only + dest/float64(n)) }
+		r.CallsPerUnchangedMirrorDefault = every(r.DefaultDestinationReadEvery)
+		r.DestinationReadCallsPerMirror = round2(dest)
+		r.CallsPerUnchangedMirrorEveryN = map[string]float64{}
+		for _, n := range []int{1, 2, 4, 8, 12, 24} {
+			r.CallsPerUnchangedMirrorEveryN[fmt.Sprint(n)] = every(n)
+		}
+		if only < sweepCallsTarget {
+			r.DestinationReadEveryForTarget = int(math.Ceil(dest / (sweepCallsTarget - only)))
+		}
+	}
+	// A round reading both sides reads each of its tagged sources and
+	// their destinations (one each here), the sources-only round each
+	// source.
+	r.MaxReadsPerKindPerSide, r.ReadKinds = 0, 0
+	for _, pt := range []struct {
+		p     *sweepPoint
+		sides int
+	}{{second, 2}, {r.point("second-large-sources-only"), 1}} {
+		if pt.p == nil || pt.p.Tagged == 0 {
+			continue
+		}
+		kinds := 0
+		for op, n := range pt.p.Pass.ByOp {
+			if name, ok := strings.CutPrefix(op, "S3."); ok && name != "ListBuckets" && (strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List")) {
+				kinds++
+				r.MaxReadsPerKindPerSide = max(r.MaxReadsPerKindPerSide, round2(float64(n)/float64(pt.p.Tagged*pt.sides)))
+			}
+		}
+		r.ReadKinds = max(r.ReadKinds, kinds)
 	}
 	r.MaxSourcesPerInvocation = 0
 	for _, p := range r.Points {
@@ -219,6 +272,9 @@ func (r *sweepResult) finish() {
 		r.Growth["tagged_peak_rss"] = ratio(second.Pass.PeakRSSMB, large.Pass.PeakRSSMB)
 	}
 }
+
+// sweepCallsTarget is issue 19's target for calls per unchanged mirror.
+const sweepCallsTarget = 24.0
 
 // countingStarter counts the runs a sweep starts (and remembers their
 // names) before handing them to the real starter.
@@ -381,17 +437,13 @@ func benchSweep(ctx context.Context, cloud *localcloud.Cloud, buckets, tagged in
 			starter := &countingStarter{next: &sweep.LocalStarter{Mirrorer: m}}
 			progress("sweep %s: %d buckets, %d tagged (%d new), in-process starter", pointName, nBuckets, nTagged, nNew)
 			p, err = measureSweep(ctx, cloud, cfg, m, counter, starter, "local", nTagged)
-			// A run the overloaded emulator timed out would be retried by
-			// the measured sweep, which must find every mirror unchanged:
-			// settle them first (a FAILED mirror's first retry has no
-			// backoff). Not measured.
-			for retry, left := 1, p.Failed; err == nil && left > 0 && retry <= 3; retry++ {
-				progress("sweep %s: %d runs failed (%s); settling them, round %d", pointName, left, p.FirstError, retry)
-				var again sweepPass
-				if again, err = measureSweep(ctx, cloud, cfg, m, counter, &countingStarter{next: &sweep.LocalStarter{Mirrorer: m}}, "local", nTagged); err == nil {
-					left = again.Failed
-					p.Settled += again.Started
-				}
+			if err == nil {
+				// The measured sweeps after this one must find every mirror
+				// unchanged, or they measure a repair instead: converge the
+				// setup first (not measured).
+				var n int
+				n, p.Settled, err = converge(ctx, cfg, m, pointName)
+				res.SetupResweeps[pointName] = n
 			}
 		} else {
 			progress("sweep %s: %d buckets, %d tagged (%d new), sweep state machine %s", pointName, nBuckets, nTagged, nNew, machine.name)
@@ -419,7 +471,10 @@ func benchSweep(ctx context.Context, cloud *localcloud.Cloud, buckets, tagged in
 			return sweepVia("second-large-sources-only", buckets, tagged, 0, false, sourcesOnly)
 		},
 	}
-	res.SetupConcurrency = setupConcurrency
+	res.SetupConcurrency, res.SetupResweeps = setupConcurrency, map[string]int{}
+	if ag, err := os.ReadFile("/proc/self/autogroup"); err == nil {
+		res.Autogroup = strings.TrimSpace(string(ag))
+	}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
@@ -577,6 +632,7 @@ func (r batchSizeRecorder) Invoke(ctx context.Context, payload []byte) ([]byte, 
 // wall time from StartExecution to the end, peak RSS of both processes.
 func measureMachineSweep(ctx context.Context, cloud *localcloud.Cloud, counter *callCounter, bm *benchMachine, tagged int) (sweepPass, error) {
 	bm.handlers()
+	// Not counted: the sweep's calls are measured, not the bench's.
 	client := sfn.NewFromConfig(cloud.AWSConfig())
 	bm.mu.Lock()
 	bm.maxBatch = 0
@@ -606,12 +662,9 @@ func measureMachineSweep(ctx context.Context, cloud *localcloud.Cloud, counter *
 	}
 	wall := time.Since(began)
 	calls, attempts := counter.take()
-	// The polling above is the bench's, not the sweep's, and so is one
-	// StartExecution (the children's starts of mirror executions stay).
-	delete(calls, "SFN.DescribeExecution")
-	if calls["SFN.StartExecution"]--; calls["SFN.StartExecution"] <= 0 {
-		delete(calls, "SFN.StartExecution")
-	}
+	// client (the bench's StartExecution and polling) is built from the
+	// uncounted config: every SFN.StartExecution counted is a child's start
+	// of a mirror execution.
 	var sum sweep.Summary
 	if out.Status == sfntypes.ExecutionStatusSucceeded {
 		if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &sum); err != nil {
@@ -651,4 +704,53 @@ func (r *sweepResult) model() *modelResult {
 		only = r.S3CallsPerUnchangedMirrorReadingDests
 	}
 	return modelFullSweep(r.S3CallsPerUnchangedMirrorReadingDests, only, sweep.DefaultBatchSize, sweep.DefaultMapConcurrency, sweep.DefaultConcurrency)
+}
+
+// maxSetupResweeps bounds converge: a setup that still has mirrors to
+// repair after this many full sweeps is broken, not slow.
+const maxSetupResweeps = 4
+
+// converge re-sweeps the account in-process until a full sweep finds every
+// mirror unchanged: nothing started, nothing failed, nothing in flight or
+// backing off. FAILED mirrors are retried at once (SweepRetryingFailed) and
+// LocalStarter waits for each run, so a sweep that starts nothing means no
+// execution is left to wait for. It returns the sweeps run (the last one
+// the sweep that started nothing) and the runs they started; an error when
+// maxSetupResweeps did not converge, naming what was still not unchanged.
+func converge(ctx context.Context, cfg aws.Config, m *mirror.Mirrorer, pointName string) (sweeps, started int, err error) {
+	s, err := sweep.New(cfg, sweep.Config{Regions: []string{srcRegion, dstRegion}, AccountID: localcloud.AccountID, Owner: "bench-setup",
+		Concurrency: setupConcurrency}, m, &sweep.LocalStarter{Mirrorer: m}, discardLog)
+	if err != nil {
+		return 0, 0, err
+	}
+	s.Metrics = nil
+	var left []sweep.Decision
+	for sweeps = 1; sweeps <= maxSetupResweeps; sweeps++ {
+		sum, err := s.SweepRetryingFailed(ctx, nil)
+		if err != nil {
+			return sweeps, started, fmt.Errorf("setup re-sweep %d after %s: %w", sweeps, pointName, err)
+		}
+		started += sum.Started
+		left = unsettled(sum)
+		if len(left) == 0 {
+			progress("sweep %s: setup converged, re-sweep %d found every mirror unchanged (%d runs started by re-sweeps)", pointName, sweeps, started)
+			return sweeps, started, nil
+		}
+		d := left[0]
+		progress("sweep %s: setup re-sweep %d: %d mirrors not unchanged (first %s -> %s: %s %s %s)", pointName, sweeps, len(left), d.Source, d.Region, d.Action, d.Reason, d.Error)
+	}
+	d := left[0]
+	return maxSetupResweeps, started, fmt.Errorf("setup after %s did not converge in %d re-sweeps: %d mirrors still not unchanged (first %s -> %s: %s %s %s); not measuring a sweep that would repair them",
+		pointName, maxSetupResweeps, len(left), d.Source, d.Region, d.Action, d.Reason, d.Error)
+}
+
+// unsettled are a sweep's decisions other than "unchanged".
+func unsettled(sum sweep.Summary) []sweep.Decision {
+	var out []sweep.Decision
+	for _, d := range sum.Decisions {
+		if d.Action != sweep.ActionSkipped || d.Reason != "unchanged" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
