@@ -220,7 +220,8 @@ func (r *run) reconcileDestination(ctx context.Context, dst *source) {
 		r.record(d)
 		return
 	}
-	r.reconcile(ctx, &source{Name: srcName, Region: rec.SourceRegion, lookup: true, change: dst.change, onlyRegion: dst.Region})
+	// The record's Region is a hint (asked of S3 again on a redirect).
+	r.reconcile(ctx, &source{Name: srcName, Region: rec.SourceRegion, regionHinted: rec.SourceRegion != "", lookup: true, change: dst.change, onlyRegion: dst.Region})
 }
 
 // reconcileKinds decides about one FINISHED mirror from the kinds a change

@@ -22,11 +22,20 @@ import (
 // on (mirrors of its sources are still checked, bucket by bucket, through
 // their inventory records); without the inventory nothing can be decided.
 func (r *run) selectAll(ctx context.Context) ([]*source, []error, error) {
-	found, errs := r.tagged(ctx)
+	// The inventory first: the sources whose records do not say their
+	// Region are the ones the ListBuckets listing below (when it runs)
+	// keeps the Region of, so none of them costs a GetBucketLocation.
 	records, err := r.store.Mirrors(ctx)
 	if err != nil {
-		return nil, errs, err
+		return nil, nil, err
 	}
+	r.regionWanted = map[string]bool{}
+	for _, rec := range records {
+		if _, known := r.regionWanted[rec.Source]; !known || rec.SourceRegion != "" {
+			r.regionWanted[rec.Source] = rec.SourceRegion == ""
+		}
+	}
+	found, errs := r.tagged(ctx)
 	for i := range records {
 		rec := &records[i]
 		src := found[rec.Source]
@@ -36,7 +45,7 @@ func (r *run) selectAll(ctx context.Context) ([]*source, []error, error) {
 			// the eventually consistent Tagging API does not show it yet.
 			// Only S3 itself can tell, so it is looked up — unless all its
 			// mirrors are detached already, which costs no calls at all.
-			src = &source{Name: rec.Source, Account: rec.SourceAccount, lookup: true}
+			src = &source{Name: rec.Source, Account: rec.SourceAccount, lookup: true, Region: r.listedRegion[rec.Source]}
 			found[rec.Source] = src
 		}
 		if src.Records == nil {
@@ -172,6 +181,12 @@ func (r *run) sourceRegions(ctx context.Context, v *accountView) ([]string, []er
 			// same: the Tagging API answers there too.
 			if region := aws.ToString(b.BucketRegion); region != "" {
 				seen[region] = true
+				if name := aws.ToString(b.Name); r.regionWanted[name] {
+					if r.listedRegion == nil {
+						r.listedRegion = map[string]string{}
+					}
+					r.listedRegion[name] = region
+				}
 			} else {
 				unknown = append(unknown, aws.ToString(b.Name))
 			}
@@ -196,7 +211,23 @@ func bucketOfARN(arn string) (string, bool) {
 
 // locate finds the bucket's Region and, for a looked-up bucket, its tags
 // straight from S3 (GetBucketTagging is consistent, the Tagging API is not).
+// The Region is asked of S3 (GetBucketLocation) only when neither the
+// listing (Tagging API, ListBuckets) nor the bucket's mirror records name
+// it; a record's Region is a hint, asked again should S3 redirect.
 func (r *run) locate(ctx context.Context, v *accountView, src *source) error {
+	if src.Region == "" {
+		for _, place := range slices.Sorted(maps.Keys(src.Records)) {
+			if region := src.Records[place].SourceRegion; region != "" {
+				src.Region, src.regionHinted = region, true
+				break
+			}
+		}
+	}
+	return r.locateIn(ctx, v, src)
+}
+
+// locateIn is locate once the listing and records have had their say.
+func (r *run) locateIn(ctx context.Context, v *accountView, src *source) error {
 	if src.Region == "" {
 		out, err := v.clients.S3(r.home).GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(src.Name)})
 		if bucketconfig.IsNoSuchBucket(err) {
@@ -216,7 +247,7 @@ func (r *run) locate(ctx context.Context, v *accountView, src *source) error {
 		// The event's Region was not the bucket's (S3 Control calls are
 		// recorded where the control endpoint was called): ask S3.
 		src.Region, src.regionHinted = "", false
-		return r.locate(ctx, v, src)
+		return r.locateIn(ctx, v, src)
 	}
 	switch {
 	case bucketconfig.IsNoSuchBucket(err):

@@ -246,6 +246,11 @@ type run struct {
 	unreachable  map[string]AccountError
 	// sourceAccounts names each source's account, for its decisions.
 	sourceAccounts map[string]string
+	// regionWanted are the inventory's sources (true: no record says the
+	// source's Region) and listedRegion the Regions ListBuckets gave for
+	// those: a full sweep keeps no Region of the account's other buckets.
+	regionWanted map[string]bool
+	listedRegion map[string]string
 }
 
 // Sweep reconciles every tagged bucket (buckets == nil) or just the named
