@@ -26,7 +26,11 @@ func TestMemberRoleTrustsOnlyTheCentralRoles(t *testing.T) {
 	if len(source.Resources) != 1 {
 		t.Errorf("member-account.yaml creates %d resources, want the member role alone", len(source.Resources))
 	}
-	trust := statements(role.Properties["AssumeRolePolicyDocument"])
+	if c, _ := source.Parameters["OrganizationId"].(map[string]any); c == nil || c["Default"] != "" {
+		t.Errorf("OrganizationId must be optional (Default \"\"): %v", c)
+	}
+	// Without OrganizationId (the default): the central roles by name.
+	trust := statements(resolveIf(t, role.Properties["AssumeRolePolicyDocument"], map[string]bool{"TrustOrganization": false}))
 	if len(trust) != 1 {
 		t.Fatalf("trust policy has %d statements, want 1", len(trust))
 	}
@@ -39,6 +43,19 @@ func TestMemberRoleTrustsOnlyTheCentralRoles(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), `"StringEquals":{"sts:ExternalId":{"Ref":"ExternalId"}}`) {
 		t.Errorf("trust statement %s: want the condition StringEquals sts:ExternalId = ExternalId", raw)
+	}
+	// With OrganizationId: any principal of the Organization whose ARN is
+	// one of CentralRoleArns (ArnLike), with the external id; nothing else.
+	orgTrust := statements(resolveIf(t, role.Properties["AssumeRolePolicyDocument"], map[string]bool{"TrustOrganization": true}))
+	if len(orgTrust) != 1 {
+		t.Fatalf("trust policy by Organization has %d statements, want 1", len(orgTrust))
+	}
+	org, _ := json.Marshal(orgTrust[0])
+	want := `{"Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:PrincipalArn":{"Ref":"CentralRoleArns"}},` +
+		`"StringEquals":{"aws:PrincipalOrgID":{"Ref":"OrganizationId"},"sts:ExternalId":{"Ref":"ExternalId"}}},` +
+		`"Effect":"Allow","Principal":{"AWS":"*"},"Sid":"CentralFunctionsOnly"}`
+	if string(org) != want {
+		t.Errorf("trust statement by Organization\n got %s\nwant %s", org, want)
 	}
 	if p, _ := source.Parameters["ExternalId"].(map[string]any); p == nil || p["Default"] != nil {
 		t.Errorf("ExternalId must be a parameter without a default: %v", p)
@@ -175,4 +192,46 @@ func TestExternalIdRequiredAcrossAccounts(t *testing.T) {
 			t.Errorf("parameters %v: rules refusing %v, want refused by ExternalIdAcrossAccounts: %v", c.params, got, c.refuse)
 		}
 	}
+}
+
+// resolveIf replaces each Fn::If of v by the branch its condition (conds)
+// selects, leaving out AWS::NoValue: the template as CloudFormation
+// resolves it for one set of condition values.
+func resolveIf(t *testing.T, v any, conds map[string]bool) any {
+	t.Helper()
+	switch e := v.(type) {
+	case map[string]any:
+		if args, ok := e["Fn::If"].([]any); ok && len(e) == 1 {
+			name, _ := args[0].(string)
+			val, known := conds[name]
+			if len(args) != 3 || !known {
+				t.Fatalf("Fn::If %v: condition not given to the test", args)
+			}
+			if val {
+				return resolveIf(t, args[1], conds)
+			}
+			return resolveIf(t, args[2], conds)
+		}
+		out := map[string]any{}
+		for k, x := range e {
+			if r := resolveIf(t, x, conds); !isNoValue(r) {
+				out[k] = r
+			}
+		}
+		return out
+	case []any:
+		var out []any
+		for _, x := range e {
+			if r := resolveIf(t, x, conds); !isNoValue(r) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	return v
+}
+
+func isNoValue(v any) bool {
+	m, ok := v.(map[string]any)
+	return ok && len(m) == 1 && m["Ref"] == "AWS::NoValue"
 }
