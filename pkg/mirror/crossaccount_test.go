@@ -139,12 +139,7 @@ func TestCrossAccountDestinationThroughTheStateMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var grants []string
-	for _, g := range acl.Grants {
-		grants = append(grants, aws.ToString(g.Grantee.ID)+" "+string(g.Permission))
-	}
-	slices.Sort(grants)
-	want := []string{third + " READ", other + " FULL_CONTROL"}
+	grants, want := grantStrings(acl.Grants), []string{third + " READ", other + " FULL_CONTROL"}
 	slices.Sort(want)
 	if aws.ToString(acl.Owner.ID) != other || !slices.Equal(grants, want) {
 		t.Errorf("destination ACL owner %s grants %v, want owner %s and grants %v (the source owner's FULL_CONTROL mapped to the destination's owner)",
