@@ -179,7 +179,7 @@ func reportSweep(p printer, s *sweepResult) {
 			p("- **Which figure the target holds, and what a deployment pays.** `sweep.calls_per_unchanged_mirror` (target ≤ 24) is the round that reads sources only: one read per kind of the source. A round that reads destinations too adds %.2f calls (one read per kind of the destination, read at the same time as the source). With `DestinationReadEvery` = N a full sweep costs on average **%.2f + %.2f / N calls per unchanged mirror** (`calls_per_unchanged_mirror_by_destination_read_every`): N = 1 %.2f — the template's default, what a default deployment pays on every full sweep (`calls_per_unchanged_mirror_default_deployment`, N = %d) —, N = 2 %.2f, N = 4 %.2f, N = 12 %.2f.",
 				s.DestinationReadCallsPerMirror, s.CallsPerUnchangedMirror, s.DestinationReadCallsPerMirror, every["1"], s.DefaultDestinationReadEvery, every["2"], every["4"], every["12"])
 			if s.DestinationReadEveryForTarget > 0 {
-				p(" The target ≤ 24 holds on average from N = %d (`destination_read_every_for_target`).", s.DestinationReadEveryForTarget)
+				p(" The target ≤ 24 holds on average from N = %d (`destination_read_every_for_target`), so a default deployment does not meet it.", s.DestinationReadEveryForTarget)
 			}
 			if s.ReadKinds > 0 {
 				p(" Each bucket read is %d S3 read operations, each called at most %.2f times per bucket read (`max_reads_per_kind_per_side`; 1 = no kind read twice).", s.ReadKinds, s.MaxReadsPerKindPerSide)
