@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -184,8 +186,8 @@ func (r *run) accountsToSweep(ctx context.Context) ([]string, error) {
 // and keeps the ACTIVE accounts: a SUSPENDED or closing account has no
 // member role to assume and its buckets cannot be used. The call answers
 // only in the management account or a delegated administrator.
-func (r *run) organizationAccounts(ctx context.Context) ([]string, error) {
-	client := organizations.NewFromConfig(r.awsCfg)
+func (s *Sweeper) organizationAccounts(ctx context.Context) ([]string, error) {
+	client := organizations.NewFromConfig(s.awsCfg)
 	var ids []string
 	p := organizations.NewListAccountsPaginator(client, &organizations.ListAccountsInput{MaxResults: aws.Int32(20)})
 	for p.HasMorePages() {
@@ -211,4 +213,90 @@ func accountActive(a orgtypes.Account) bool {
 		return a.State == orgtypes.AccountStateActive
 	}
 	return a.Status == orgtypes.AccountStatusActive //nolint:staticcheck // the fallback for answers without State
+}
+
+// UnknownAccountError: a change event came from an account this deployment
+// does not work in — neither its own nor one of BUCKETMIRROR_ACCOUNTS (nor,
+// with "organization", an ACTIVE account of the Organization). Nothing was
+// read or assumed there; the central event bus policy should not have let
+// the event in (see the README's Organization setup).
+type UnknownAccountError struct {
+	Account string
+	Event   string
+	Bucket  string
+	// Accounts is what the deployment works in, as configured.
+	Accounts string
+}
+
+func (e *UnknownAccountError) Error() string {
+	return fmt.Sprintf("change event %s on bucket %q comes from account %s, which this deployment does not sweep (BUCKETMIRROR_ACCOUNTS=%q): refused, nothing read in that account",
+		e.Event, e.Bucket, e.Account, e.Accounts)
+}
+
+// orgAccountsFresh is how long the Organization's account list admits
+// change events before an event from an account not on it lists again:
+// an account that just joined waits at most this long, and a burst of
+// events costs one ListAccounts.
+const orgAccountsFresh = time.Minute
+
+// admitAccount says whether a change event from account may be acted on:
+// the deployment's own ("" too), a listed one, or with Organization an
+// ACTIVE account of it (ListAccounts in the deployment's own account: no
+// call reaches the event's account). A refusal is an *UnknownAccountError.
+func (s *Sweeper) admitAccount(ctx context.Context, account, event string, buckets []string) error {
+	if account == "" || account == s.cfg.AccountID {
+		return nil
+	}
+	configured := strings.Join(s.cfg.Accounts, " ")
+	known := slices.Contains(s.cfg.Accounts, account)
+	if s.cfg.Organization {
+		configured = AccountsOrganization
+		var err error
+		if known, err = s.inOrganization(ctx, account); err != nil {
+			return &SweepError{Message: fmt.Sprintf("change event %s from account %s: %v", event, account, err)}
+		}
+	}
+	if known {
+		return nil
+	}
+	bucket := ""
+	if len(buckets) > 0 {
+		bucket = buckets[0]
+	}
+	return &UnknownAccountError{Account: account, Event: event, Bucket: bucket, Accounts: configured}
+}
+
+// inOrganization says whether account is an ACTIVE account of the
+// Organization, listing the accounts again when it is not on a list older
+// than orgAccountsFresh.
+func (s *Sweeper) inOrganization(ctx context.Context, account string) (bool, error) {
+	s.orgMu.Lock()
+	defer s.orgMu.Unlock()
+	if slices.Contains(s.orgAccounts, account) {
+		return true, nil
+	}
+	if !s.orgAt.IsZero() && s.now().Sub(s.orgAt) < orgAccountsFresh {
+		return false, nil
+	}
+	ids, err := s.organizationAccounts(ctx)
+	if err != nil {
+		return false, err
+	}
+	s.orgAccounts, s.orgAt = ids, s.now()
+	return slices.Contains(ids, account), nil
+}
+
+// isMemberRole says caller (a CloudTrail sessionIssuer.arn) is
+// bucketmirror's member role in account, another account than the
+// deployment's: the role only bucketmirror assumes, whose writes are
+// create's and configure's there.
+func (s *Sweeper) isMemberRole(caller, account string) bool {
+	if account == "" || account == s.cfg.AccountID {
+		return false
+	}
+	// arn:PARTITION:iam::ACCOUNT:role/NAME — the member template creates
+	// it without a path.
+	parts := strings.SplitN(caller, ":", 6)
+	return len(parts) == 6 && parts[2] == "iam" && parts[4] == account &&
+		parts[5] == "role/"+cmp.Or(s.cfg.Member.Name, awsclient.DefaultMemberRole)
 }

@@ -39,11 +39,15 @@ func (e *SweepError) Error() string { return e.Message }
 // (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html);
 // events/README.md lists the captured examples the tests use.
 type CloudTrailDetail struct {
-	EventSource  string `json:"eventSource"`
-	EventName    string `json:"eventName"`
-	AWSRegion    string `json:"awsRegion"`
-	ErrorCode    string `json:"errorCode,omitempty"`
-	UserIdentity struct {
+	EventSource string `json:"eventSource"`
+	EventName   string `json:"eventName"`
+	AWSRegion   string `json:"awsRegion"`
+	ErrorCode   string `json:"errorCode,omitempty"`
+	// RecipientAccountID is the account whose CloudTrail recorded the call:
+	// the bucket's owner for a bucket call (CloudTrail record contents,
+	// recipientAccountId). A forwarded event keeps it.
+	RecipientAccountID string `json:"recipientAccountId,omitempty"`
+	UserIdentity       struct {
 		Type           string `json:"type"`
 		ARN            string `json:"arn"`
 		SessionContext struct {
@@ -95,6 +99,11 @@ type Request struct {
 	Caller string
 	// Event is the CloudTrail event name.
 	Event string
+	// Account is the account the bucket is in: detail.recipientAccountId,
+	// else the envelope's account (EventBridge keeps the sending account's
+	// id on an event forwarded to another account's bus); "" when neither
+	// names one (the deployment's own).
+	Account string
 }
 
 // ParseEvent classifies a sweep function payload: an EventBridge Scheduled
@@ -135,22 +144,30 @@ func ParseEvent(raw []byte) (Request, error) {
 		}
 		kinds, known := KindsOfEvent(d.EventName)
 		bucket := d.bucket()
+		account := cmp.Or(d.RecipientAccountID, ev.AccountID)
 		switch {
+		case d.RecipientAccountID != "" && ev.AccountID != "" && d.RecipientAccountID != ev.AccountID:
+			// The bucket's account is not knowable: the scheduled sweep,
+			// which lists each account's own buckets, covers it.
+			return Request{}, &InvalidEventError{Reason: fmt.Sprintf("CloudTrail event %s on %s: account %s and detail.recipientAccountId %s differ; the bucket's account is unknown",
+				d.EventName, cmp.Or(bucket, "a bucket"), ev.AccountID, d.RecipientAccountID)}
+		case account != "" && !accountRE.MatchString(account):
+			return Request{}, &InvalidEventError{Reason: fmt.Sprintf("CloudTrail event %s: account %q is not a 12-digit AWS account id", d.EventName, account)}
 		case d.EventSource != s3EventSource:
 			return Request{}, &InvalidEventError{Reason: fmt.Sprintf("CloudTrail event from %q; only %s calls are handled", d.EventSource, s3EventSource)}
 		case !known:
 			return Request{}, &InvalidEventError{Reason: fmt.Sprintf("CloudTrail event %s is not a bucket configuration or tagging call", d.EventName)}
 		case d.ErrorCode != "":
-			return Request{Trigger: "cloudtrail", Event: d.EventName, Ignore: fmt.Sprintf("%s on %s failed (%s): nothing changed", d.EventName, cmp.Or(bucket, "a bucket"), d.ErrorCode)}, nil
+			return Request{Trigger: "cloudtrail", Event: d.EventName, Account: account, Ignore: fmt.Sprintf("%s on %s failed (%s): nothing changed", d.EventName, cmp.Or(bucket, "a bucket"), d.ErrorCode)}, nil
 		case bucket == "" && d.RequestParameters.ResourceARN != "":
 			// TagResource also tags access points, Storage Lens groups and
 			// S3 Access Grants: none of them is a bucket to mirror.
-			return Request{Trigger: "cloudtrail", Event: d.EventName, Ignore: fmt.Sprintf("%s on %s: not a general purpose bucket", d.EventName, d.RequestParameters.ResourceARN)}, nil
+			return Request{Trigger: "cloudtrail", Event: d.EventName, Account: account, Ignore: fmt.Sprintf("%s on %s: not a general purpose bucket", d.EventName, d.RequestParameters.ResourceARN)}, nil
 		case bucket == "":
 			return Request{}, &InvalidEventError{Reason: fmt.Sprintf("CloudTrail event %s names no bucket (requestParameters.bucketName or resourceArn)", d.EventName)}
 		}
 		return Request{Trigger: "cloudtrail", Event: d.EventName, Buckets: []string{bucket}, Kinds: kinds,
-			Region: d.AWSRegion, Caller: d.UserIdentity.SessionContext.SessionIssuer.ARN}, nil
+			Region: d.AWSRegion, Caller: d.UserIdentity.SessionContext.SessionIssuer.ARN, Account: account}, nil
 	}
 	return Request{}, &InvalidEventError{Reason: fmt.Sprintf("EventBridge event %q from %q is neither a Scheduled Event nor an S3 AWS API Call via CloudTrail", ev.DetailType, ev.Source)}
 }
@@ -178,9 +195,18 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 		h.Log.ErrorContext(ctx, "sweep event refused", "error", err)
 		return Summary{}, err
 	}
-	if req.Ignore == "" && req.Caller != "" && slices.Contains(h.Sweeper.cfg.OwnRoles, req.Caller) {
-		// bucketmirror's own writes (create and configure) are the repair,
-		// not damage: acting on them would only read both sides again.
+	if req.Trigger == "cloudtrail" {
+		// An account the deployment does not work in is refused before
+		// anything is read there (or anything is assumed).
+		if err := h.Sweeper.admitAccount(ctx, req.Account, req.Event, req.Buckets); err != nil {
+			h.Log.ErrorContext(ctx, "sweep event refused", "account", req.Account, "error", err)
+			return Summary{}, err
+		}
+	}
+	if req.Ignore == "" && req.Caller != "" && (slices.Contains(h.Sweeper.cfg.OwnRoles, req.Caller) || h.Sweeper.isMemberRole(req.Caller, req.Account)) {
+		// bucketmirror's own writes (create and configure, in another
+		// account through its member role) are the repair, not damage:
+		// acting on them would only read both sides again.
 		req.Ignore = fmt.Sprintf("%s on %s was made by bucketmirror's own role %s", req.Event, req.Buckets[0], req.Caller)
 	}
 	if req.Ignore != "" {
@@ -188,7 +214,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 		return Summary{Scope: "targeted", Decisions: []Decision{}}, nil
 	}
 	if req.Trigger == "cloudtrail" {
-		sum, err := h.Sweeper.SweepChange(ctx, Change{Bucket: req.Buckets[0], Region: req.Region, Kinds: req.Kinds})
+		sum, err := h.Sweeper.SweepChange(ctx, Change{Bucket: req.Buckets[0], Region: req.Region, Kinds: req.Kinds, Account: req.Account})
 		if err != nil {
 			h.Log.ErrorContext(ctx, "sweep incomplete", "trigger", req.Trigger, "error", err)
 			return sum, &SweepError{Message: err.Error()}

@@ -60,6 +60,16 @@ func TestEventFixtures(t *testing.T) {
 	})
 }
 
+// rawFixture reads events/file as it is.
+func rawFixture(t *testing.T, file string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("../../events", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 func TestParseEvent(t *testing.T) {
 	fixture := func(file string) map[string]any {
 		raw, err := os.ReadFile(filepath.Join("../../events", file))
@@ -78,13 +88,27 @@ func TestParseEvent(t *testing.T) {
 		raw, _ := json.Marshal(ev)
 		return raw
 	}
+	envelope := func(file, account string, dropRecipient bool) []byte {
+		ev := fixture(file)
+		ev["account"] = account
+		if dropRecipient {
+			delete(ev["detail"].(map[string]any), "recipientAccountId")
+		}
+		raw, _ := json.Marshal(ev)
+		return raw
+	}
 	for _, c := range []struct {
 		name    string
 		raw     []byte
 		buckets []string
 		ignore  bool
 		invalid string // part of the InvalidEventError's message
+		account string // the account the request names, when checked
 	}{
+		{name: "member account", raw: rawFixture(t, "cloudtrail-put-bucket-cors-member-account.json"), buckets: []string{"example-member-bucket"}, account: "111122223333"},
+		{name: "envelope and recipient disagree", raw: envelope("cloudtrail-put-bucket-cors-member-account.json", "123456789012", false), invalid: "differ"},
+		{name: "envelope account only", raw: envelope("cloudtrail-put-bucket-cors-member-account.json", "111122223333", true), buckets: []string{"example-member-bucket"}, account: "111122223333"},
+		{name: "account not an account id", raw: envelope("cloudtrail-put-bucket-cors-member-account.json", "12345", true), invalid: "12-digit"},
 		{name: "every twin", raw: cloudTrail(func(d map[string]any) { d["eventName"] = "DeleteBucketLifecycle" }), buckets: []string{"example-source-bucket"}},
 		{name: "public access block as CloudTrail spells it", raw: cloudTrail(func(d map[string]any) { d["eventName"] = "PutBucketPublicAccessBlock" }), buckets: []string{"example-source-bucket"}},
 		{name: "failed call", raw: cloudTrail(func(d map[string]any) { d["errorCode"] = "AccessDenied" }), ignore: true},
@@ -109,6 +133,8 @@ func TestParseEvent(t *testing.T) {
 				t.Errorf("err = %v", err)
 			case (req.Ignore != "") != c.ignore || strings.Join(req.Buckets, ",") != strings.Join(c.buckets, ","):
 				t.Errorf("request = %+v, want buckets %v ignore %v", req, c.buckets, c.ignore)
+			case c.account != "" && req.Account != c.account:
+				t.Errorf("request account %q, want %q", req.Account, c.account)
 			}
 		})
 	}

@@ -207,21 +207,35 @@ func (r *run) reconcileDestination(ctx context.Context, dst *source) {
 		r.record(d)
 		return
 	}
-	rec, err := r.store.GetMirror(ctx, srcName, dst.Region)
-	switch {
-	case err != nil:
+	// The source's records, whatever their place: a destination in another
+	// account than its source's is keyed by Region and account
+	// (inventory.Place), which the destination's tags do not say.
+	recs, err := r.store.MirrorsOf(ctx, srcName)
+	if err != nil {
 		d.Action, d.Reason, d.Error = ActionFailed, "inventory", err.Error()
 		r.record(d)
 		return
-	case rec == nil || rec.Dest != dst.Name:
+	}
+	var rec *inventory.Mirror
+	for i := range recs {
+		if recs[i].Region == dst.Region && recs[i].Dest == dst.Name {
+			rec = &recs[i]
+		}
+	}
+	srcAccount := ""
+	if rec != nil {
+		srcAccount = cmp.Or(rec.SourceAccount, r.cfg.AccountID)
+	}
+	if rec == nil || cmp.Or(rec.DestAccount, srcAccount) != dst.Account {
 		// Tagged like a destination, but not the one recorded for that
-		// source and Region: nothing of bucketmirror's to repair.
+		// source and Region (or recorded in another account): nothing of
+		// bucketmirror's to repair.
 		d.Reason = "unknown-destination"
 		r.record(d)
 		return
 	}
 	// The record's Region is a hint (asked of S3 again on a redirect).
-	r.reconcile(ctx, &source{Name: srcName, Region: rec.SourceRegion, regionHinted: rec.SourceRegion != "", lookup: true, change: dst.change, onlyRegion: dst.Region})
+	r.reconcile(ctx, &source{Name: srcName, Account: srcAccount, Region: rec.SourceRegion, regionHinted: rec.SourceRegion != "", lookup: true, change: dst.change, onlyRegion: dst.Region})
 }
 
 // reconcileKinds decides about one FINISHED mirror from the kinds a change

@@ -129,6 +129,12 @@ type Sweeper struct {
 	viewsMu sync.Mutex
 	views   map[string]*accountView
 
+	// orgMu guards the Organization's ACTIVE accounts as last listed
+	// (orgAt), which admit change events (admitAccount).
+	orgMu       sync.Mutex
+	orgAccounts []string
+	orgAt       time.Time
+
 	// Log receives the summary line (and decisions at debug level).
 	Log *slog.Logger
 	// Metrics receives the EMF line (os.Stdout, where Lambda sends it to
@@ -224,6 +230,10 @@ type Change struct {
 	// Kinds are the configuration kinds the call can have changed; nil
 	// means every kind.
 	Kinds []string
+	// Account is the account the bucket is in ("" or the deployment's own:
+	// here). The handler admits only the deployment's accounts
+	// (admitAccount).
+	Account string
 }
 
 // run is the state of one Sweep call.
@@ -276,7 +286,7 @@ func (s *Sweeper) SweepRetryingFailed(ctx context.Context, buckets []string) (Su
 func (s *Sweeper) SweepChange(ctx context.Context, change Change) (Summary, error) {
 	began := s.now()
 	r := &run{Sweeper: s, owner: s.cfg.Owner + "-" + randomHex(4), pub: &publisher{client: s.events, bus: s.cfg.EventBus}}
-	src := &source{Name: change.Bucket, lookup: true, change: &change}
+	src := &source{Name: change.Bucket, Account: change.Account, lookup: true, change: &change}
 	if change.Region != "" && mirror.ValidateRegion(change.Region) == nil {
 		src.Region, src.regionHinted = change.Region, true
 	}
