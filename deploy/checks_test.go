@@ -16,6 +16,7 @@ import (
 type cfnTemplate struct {
 	Parameters map[string]any      `json:"Parameters"`
 	Rules      map[string]any      `json:"Rules"`
+	Conditions map[string]any      `json:"Conditions"`
 	Globals    map[string]any      `json:"Globals"`
 	Resources  map[string]resource `json:"Resources"`
 }
