@@ -185,3 +185,38 @@ func TestMemberAccountChangeEvents(t *testing.T) {
 		}
 	})
 }
+
+// With BUCKETMIRROR_ACCOUNTS=organization a change event is admitted from
+// an ACTIVE account of the Organization and refused from a suspended one
+// or one outside it; deciding costs Organizations calls in the deployment's
+// account only, never a call into the event's account.
+func TestOrganizationAdmitsChangeEvents(t *testing.T) {
+	e := newEnv(t, withOrganization())
+	w := &memberWorld{e: e}
+	n := seq.Add(1)
+	a := w.account(fmt.Sprintf("bm-org-a-%d", n), true)
+	suspended := w.account(fmt.Sprintf("bm-org-s-%d", n), true)
+	srcA := w.sourceIn(a, "org-ev")
+	if err := cloud.CloseAccount(e.ctx, suspended); err != nil {
+		t.Fatal(err)
+	}
+	h := sweep.NewHandler(e.s, quiet())
+	sum := handleEvent(t, h, "cloudtrail-put-bucket-cors-member-account.json", fixtureMemberSrc, srcA, fixtureMember, a)
+	if d := wantDecision(t, sum, srcA, "us-west-2", sweep.ActionStarted, "new"); d.SourceAccount != a {
+		t.Errorf("decision names source account %q, want %s", d.SourceAccount, a)
+	}
+	w.wantMirrored(srcA, a)
+	for _, account := range []string{suspended, "999988887777"} {
+		e.rec.reset()
+		err := invokeEvent(t, h, "cloudtrail-put-bucket-cors-member-account.json", fixtureMemberSrc, srcA, fixtureMember, account)
+		var unknown *sweep.UnknownAccountError
+		if !errors.As(err, &unknown) || unknown.Account != account || !strings.Contains(err.Error(), "organization") {
+			t.Errorf("event from account %s: error %v, want an UnknownAccountError naming it and BUCKETMIRROR_ACCOUNTS=organization", account, err)
+		}
+		for _, c := range e.rec.calls {
+			if !strings.HasPrefix(c, "Organizations.") {
+				t.Errorf("event from account %s outside the Organization's ACTIVE accounts made call %s", account, c)
+			}
+		}
+	}
+}
