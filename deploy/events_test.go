@@ -307,7 +307,17 @@ func TestMemberEventsReachTheCentralBus(t *testing.T) {
 			t.Errorf("%s condition %s, want %s", id, cond, wantCond)
 		}
 	}
-	if _, ok := source.Rules["OrganizationNeedsItsId"]; !ok {
-		t.Error("no template rule requiring OrganizationId with SourceAccounts=organization")
+	for _, c := range []struct {
+		params map[string]string
+		refuse bool
+	}{
+		{map[string]string{"SourceAccounts": "organization", "ExternalId": "bucketmirror-ext"}, true},
+		{map[string]string{"SourceAccounts": "organization", "ExternalId": "bucketmirror-ext", "OrganizationId": "o-exampleorg1"}, false},
+		{map[string]string{"SourceAccounts": "333333333333", "ExternalId": "bucketmirror-ext"}, false},
+		{map[string]string{}, false},
+	} {
+		if got := slices.Contains(refusedBy(t, source, c.params), "OrganizationNeedsItsId"); got != c.refuse {
+			t.Errorf("parameters %v: refused by OrganizationNeedsItsId %v, want %v (the organization's bus policy needs its id)", c.params, got, c.refuse)
+		}
 	}
 }

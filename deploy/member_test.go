@@ -184,7 +184,7 @@ func TestExternalIdRequiredAcrossAccounts(t *testing.T) {
 		{map[string]string{}, false},
 		{map[string]string{"SourceAccounts": "organization"}, true},
 		{map[string]string{"SourceAccounts": "111111111111 222222222222"}, true},
-		{map[string]string{"SourceAccounts": "organization", "ExternalId": "bucketmirror-ext"}, false},
+		{map[string]string{"SourceAccounts": "organization", "ExternalId": "bucketmirror-ext", "OrganizationId": "o-exampleorg1"}, false},
 		{map[string]string{"ExternalId": "bucketmirror-ext"}, false},
 	} {
 		got := refusedBy(t, source, c.params)
