@@ -52,6 +52,13 @@ func (c *Cloud) CreateRole(ctx context.Context, account, name, principal, extern
 	if externalID != "" {
 		stmt["Condition"] = map[string]any{"StringEquals": map[string]any{"sts:ExternalId": externalID}}
 	}
+	return c.CreateRoleTrusting(ctx, account, name, stmt)
+}
+
+// CreateRoleTrusting creates role name in account whose trust policy is the
+// one statement stmt (a trust statement as a template writes it, e.g.
+// deploy/member-account.yaml's by Organization), and returns its ARN.
+func (c *Cloud) CreateRoleTrusting(ctx context.Context, account, name string, stmt map[string]any) (string, error) {
 	trust, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{stmt}})
 	if err != nil {
 		return "", err

@@ -10,6 +10,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -158,5 +161,80 @@ func TestAssumeRoleNeedsTheRoleAndItsTrust(t *testing.T) {
 	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil || aws.ToString(id.Account) != memberAccount {
 		t.Errorf("GetCallerIdentity with the assumed role: %v %v, want account %s", id, err, memberAccount)
+	}
+}
+
+// sts-assume-role-trust, by Organization: deploy/member-account.yaml with
+// OrganizationId trusts any principal ("*") whose aws:PrincipalArn matches
+// CentralRoleArns (ArnLike) from inside the Organization
+// (aws:PrincipalOrgID), with the external id. The central function role is
+// admitted; without the external id, another role of the same account, or
+// a trust naming another Organization, it is AccessDenied.
+func TestAssumeRoleTrustByOrganization(t *testing.T) {
+	cloud := localcloud.ForTest(t)
+	ctx := context.Background()
+	member, err := cloud.CreateMemberAccount(ctx, "org-trust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := organizations.NewFromConfig(cloud.AWSConfig()).DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orgID := aws.ToString(org.Organization.Id)
+	// The template's statement with OrganizationId, CentralRoleArns a pattern.
+	byOrg := func(orgID string) map[string]any {
+		return map[string]any{"Sid": "CentralFunctionsOnly", "Effect": "Allow", "Principal": map[string]any{"AWS": "*"}, "Action": "sts:AssumeRole",
+			"Condition": map[string]any{
+				"StringEquals": map[string]any{"sts:ExternalId": "ext-org", "aws:PrincipalOrgID": orgID},
+				"ArnLike":      map[string]any{"aws:PrincipalArn": []string{"arn:aws:iam::" + localcloud.AccountID + ":role/bucketmirror-*FunctionRole*"}}}}
+	}
+	memberRole, err := cloud.CreateRoleTrusting(ctx, member, "bucketmirror-member", byOrg(orgID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherOrgRole, err := cloud.CreateRoleTrusting(ctx, member, "other-org-member", byOrg("o-aaaaaaaaaa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Roles of the deployment's account, as its functions would assume them.
+	home := iam.NewFromConfig(cloud.AWSConfig())
+	homeTrust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + localcloud.AccountID + `:root"},"Action":"sts:AssumeRole"}]}`
+	session := func(name string) *sts.Client {
+		t.Helper()
+		r, err := home.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(homeTrust)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := sts.NewFromConfig(cloud.AWSConfig()).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: r.Role.Arn, RoleSessionName: aws.String("fn")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := cloud.AWSConfig()
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(out.Credentials.AccessKeyId),
+			aws.ToString(out.Credentials.SecretAccessKey), aws.ToString(out.Credentials.SessionToken))
+		return sts.NewFromConfig(cfg)
+	}
+	central, stranger := session("bucketmirror-SweepFunctionRole-0RGTRUST"), session("reporting-reader")
+	assume := func(c *sts.Client, role, externalID string) error {
+		in := &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("bucketmirror")}
+		if externalID != "" {
+			in.ExternalId = aws.String(externalID)
+		}
+		_, err := c.AssumeRole(ctx, in)
+		return err
+	}
+	if err := assume(central, memberRole, "ext-org"); err != nil {
+		t.Errorf("the central function role with the external id, from inside the Organization: %v", err)
+	}
+	for what, err := range map[string]error{
+		"no external id":              assume(central, memberRole, ""),
+		"a role not matching":         assume(stranger, memberRole, "ext-org"),
+		"trust naming another org id": assume(central, otherOrgRole, "ext-org"),
+	} {
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" {
+			t.Errorf("%s: %v, want AccessDenied", what, err)
+		}
 	}
 }

@@ -44,6 +44,7 @@ behaviour it emulates and the evidence for it, with a line
 row that does not exist: add the row when you add a patch.
 """
 import base64
+import fnmatch
 import hashlib
 import json
 import re
@@ -1455,8 +1456,11 @@ _ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::([0-9]{12}):role/(?:[^/]+/)*([^/
 # evaluated for what bucketmirror's roles and the Organization's roles use:
 # an Allow of sts:AssumeRole whose AWS principal is "*", the caller's
 # account (id or :root) or the caller's own ARN, under StringEquals
-# conditions on sts:ExternalId and aws:PrincipalAccount; a statement with any
-# other condition key does not admit (unknown = not trusted).
+# conditions on sts:ExternalId, aws:PrincipalAccount and aws:PrincipalOrgID
+# (the Organization of the caller's account) and ArnLike/StringLike on
+# aws:PrincipalArn (for a role session the role's ARN, IAM User Guide,
+# "AWS global condition context keys"); a statement with any other condition
+# key or operator does not admit (unknown = not trusted).
 
 
 def _caller_arns(res):
@@ -1471,7 +1475,34 @@ def _caller_arns(res):
     return account, arn, arns
 
 
-def _trust_admits(policy, account, arns, external_id):
+def _principal_arn(arn):
+    # aws:PrincipalArn of a role session is the role's ARN, not the session's.
+    m = re.match(r"arn:([^:]+):sts::(\d+):assumed-role/([^/]+)/", arn)
+    return f"arn:{m.group(1)}:iam::{m.group(2)}:role/{m.group(3)}" if m else arn
+
+
+def _org_id(account, partition):
+    # conformance: sts-assume-role-trust
+    from moto.organizations.models import organizations_backends
+
+    try:
+        return organizations_backends[account][partition].describe_organization()["Organization"]["Id"]
+    except Exception:  # not in an Organization: the key is absent, nothing equals it
+        return None
+
+
+def _condition_admits(op, key, want, context):
+    have = context.get(key.lower())
+    if have is None:
+        return False
+    if op == "StringEquals":
+        return have in _as_list(want)
+    if op in ("ArnLike", "StringLike") and key.lower() == "aws:principalarn":
+        return any(fnmatch.fnmatchcase(have, w) for w in _as_list(want))
+    return False
+
+
+def _trust_admits(policy, account, arns, external_id, caller_arn=None, partition="aws"):
     try:
         doc = json.loads(policy) if isinstance(policy, str) else policy
     except ValueError:
@@ -1489,13 +1520,11 @@ def _trust_admits(policy, account, arns, external_id):
         aws_principals = _as_list(principal.get("AWS", [])) if isinstance(principal, dict) else _as_list(principal)
         if not any(p in ("*", account, f"arn:aws:iam::{account}:root") or p in arns for p in aws_principals):
             continue
-        ok = True
-        for op, conds in (st.get("Condition") or {}).items():
-            for key, want in conds.items():
-                have = {"sts:externalid": external_id, "aws:principalaccount": account}.get(key.lower())
-                if op != "StringEquals" or have is None or have not in _as_list(want):
-                    ok = False
-        if ok:
+        context = {"sts:externalid": external_id, "aws:principalaccount": account,
+                   "aws:principalorgid": _org_id(account, partition),
+                   "aws:principalarn": _principal_arn(caller_arn) if caller_arn else None}
+        if all(_condition_admits(op, key, want, context)
+               for op, conds in (st.get("Condition") or {}).items() for key, want in conds.items()):
             return True
     return False
 
@@ -1515,7 +1544,8 @@ def patch_sts_assume_role_missing_role():
             partition, account, name = m.groups()
             role = next((r for r in iam_backends[account][partition].roles.values() if r.name == name), None)
             caller_account, caller, arns = _caller_arns(self)
-            if role is None or not _trust_admits(role.assume_role_policy_document, caller_account, arns, self._get_param("ExternalId")):
+            if role is None or not _trust_admits(role.assume_role_policy_document, caller_account, arns, self._get_param("ExternalId"),
+                                                 caller, partition):
                 message = f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
                 body = (
                     '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
