@@ -1,7 +1,8 @@
 // Command invoke is `make invoke FN=<function> EVENT=<file>`: it builds the
 // function's real bootstrap, deploys bucketmirror's stack into a fresh
 // local cloud (pkg/localdeploy: the table, both state machines, the
-// manifest bucket, every variable template.yaml sets), puts in place what
+// manifest bucket, every variable template.yaml sets; SourceAccounts is the
+// local account and the sample member account 111122223333), puts in place what
 // the event names (world.go), runs the bootstrap under aws-lambda-rie with
 // the event, waits for the mirror executions it started, and prints the
 // response and its outcome — the job `sam local invoke` does in a Docker

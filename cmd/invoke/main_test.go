@@ -16,8 +16,8 @@ var update = flag.Bool("update", false, "rewrite the outcome table of events/REA
 
 // refusals are the named errors a function answers an event that is not
 // its own with — and the sweep an event from an account the deployment
-// does not work in (the local stack's BUCKETMIRROR_ACCOUNTS is empty):
-// nothing read, nothing written.
+// does not work in (not in the local stack's memberAccounts): nothing
+// read, nothing written.
 var refusals = []string{"MalformedEventError", "InvalidInputError", "InvalidEventError", "UnknownAccountError"}
 
 // expected is what each function answers each file of events/, as `make
@@ -43,7 +43,7 @@ var expected = map[string]map[string]string{
 		"configure":      "InvalidInputError sourceBucketARN",
 	},
 	"cloudtrail-delete-bucket-cors-member-destination.json": {
-		"sweep":          "UnknownAccountError 111122223333",
+		"sweep":          "targeted: scanned 2, started 1, skipped 0, failed 0, detached 0 — started example-member-bucket→us-west-2 (destination-changed: cors); executions SUCCEEDED",
 		"sweeplist":      "MalformedEventError unknown field",
 		"sweepbatch":     "MalformedEventError unknown field",
 		"sweepaggregate": "MalformedEventError unknown field",
@@ -75,7 +75,15 @@ var expected = map[string]map[string]string{
 		"configure":      "InvalidInputError sourceBucketARN",
 	},
 	"cloudtrail-put-bucket-cors-member-account.json": {
-		"sweep":          "UnknownAccountError 111122223333",
+		"sweep":          "targeted: scanned 1, started 1, skipped 0, failed 0, detached 0 — started example-member-bucket→us-west-2 (source-changed: cors); executions SUCCEEDED",
+		"sweeplist":      "MalformedEventError unknown field",
+		"sweepbatch":     "MalformedEventError unknown field",
+		"sweepaggregate": "MalformedEventError unknown field",
+		"create":         "InvalidInputError sourceBucketARN",
+		"configure":      "InvalidInputError sourceBucketARN",
+	},
+	"cloudtrail-put-bucket-cors-unlisted-account.json": {
+		"sweep":          "UnknownAccountError 444455556666",
 		"sweeplist":      "MalformedEventError unknown field",
 		"sweepbatch":     "MalformedEventError unknown field",
 		"sweepaggregate": "MalformedEventError unknown field",

@@ -42,6 +42,8 @@ type session struct {
 	log     *slog.Logger
 	clients *awsclient.Clients
 	sfn     *sfn.Client
+	// bootstraps are the registered functions' binaries, by function.
+	bootstraps map[string]string
 }
 
 // moduleRoot is the directory of go.mod above the working directory:
@@ -113,7 +115,23 @@ func (s *session) close() error { return s.cloud.Close() }
 // register serves fn by its bootstrap under aws-lambda-rie, with the
 // environment template.yaml gives it.
 func (s *session) register(ctx context.Context, fn, bootstrap string) error {
-	return s.cloud.RegisterBinary(ctx, fn, bootstrap, s.stack.FunctionEnv(fn))
+	if s.bootstraps == nil {
+		s.bootstraps = map[string]string{}
+	}
+	s.bootstraps[fn] = bootstrap
+	return s.cloud.RegisterBinary(ctx, fn, bootstrap, functionEnv(s.stack, fn))
+}
+
+// functionEnv is fn's environment in the stack, deployed as an
+// Organization's central stack: SourceAccounts = memberAccounts.
+func functionEnv(stack *localdeploy.Stack, fn string) []string {
+	env := slices.Clone(stack.FunctionEnv(fn))
+	for i, kv := range env {
+		if strings.HasPrefix(kv, "BUCKETMIRROR_ACCOUNTS=") {
+			env[i] = "BUCKETMIRROR_ACCOUNTS=" + memberAccounts
+		}
+	}
+	return env
 }
 
 // reset wipes the local cloud and deploys the stack again (same names and
@@ -127,6 +145,14 @@ func (s *session) reset(ctx context.Context) error {
 		return fmt.Errorf("deploying the stack again: %w", err)
 	}
 	s.stack = stack
+	// A new deployment gets cold functions: a warm one would keep member
+	// roles' credentials that the wiped local cloud no longer knows (it
+	// would then take them for the default account's).
+	for _, fn := range slices.Sorted(maps.Keys(s.bootstraps)) {
+		if err := s.register(ctx, fn, s.bootstraps[fn]); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

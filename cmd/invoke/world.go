@@ -6,9 +6,11 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/bucketconfig"
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
 	"github.com/bucketmirror/bucketmirror/pkg/mirror"
@@ -22,7 +24,18 @@ const (
 	exampleWest   = "example-west-bucket"                  // us-west-2, tagged for us-east-1, not mirrored yet
 	homeRegion    = localcloud.DefaultRegion
 	westRegion    = "us-west-2"
+	// The member account of the *-member-* events: the local stack works
+	// in it (memberAccounts) through its member role.
+	exampleMember     = "111122223333"
+	exampleMemberSrc  = "example-member-bucket"                // in exampleMember, us-east-1, tagged for us-west-2, mirrored
+	exampleMemberDest = "dest-example-member-bucket-us-west-2" // its destination, in exampleMember
 )
+
+// memberAccounts is the local stack's SourceAccounts: as an Organization's
+// central stack, its own account and the sample member account. An event
+// from any other account (cloudtrail-put-bucket-cors-unlisted-account.json)
+// is refused.
+var memberAccounts = localcloud.AccountID + " " + exampleMember
 
 // seed puts in place, in the freshly deployed stack, what the event needs
 // to mean what it says, and returns a line per thing done:
@@ -36,7 +49,9 @@ const (
 //     dest-example-source-bucket-us-west-2, example-other-bucket untagged,
 //     example-west-bucket tagged and not mirrored yet — then, for a
 //     CloudTrail event, the change the call reports, so the sweep finds
-//     what the event says happened.
+//     what the event says happened; and the member role in the sample
+//     member account, plus, for an event naming example-member-bucket or
+//     its destination, that mirror inside the member account.
 func (s *session) seed(ctx context.Context, fn string, event []byte) ([]string, error) {
 	if in, ev, ok := workflowInput(event); ok {
 		return s.seedWorkflow(ctx, fn, in, ev, event)
@@ -63,8 +78,15 @@ func (s *session) seed(ctx context.Context, fn string, event []byte) ([]string, 
 	if bucket == "" {
 		bucket, _ = mirror.BucketFromARN("resourceArn", ct.Detail.RequestParameters.ResourceARN)
 	}
+	if bucket == exampleMemberSrc || bucket == exampleMemberDest {
+		note, err := s.seedMember(ctx)
+		if err != nil {
+			return notes, err
+		}
+		notes = append(notes, note)
+	}
 	change, ok := eventChanges[ct.Detail.EventName]
-	if !ok || (bucket != exampleSource && bucket != exampleDest && bucket != exampleWest) {
+	if !ok || (bucket != exampleSource && bucket != exampleDest && bucket != exampleWest && bucket != exampleMemberSrc && bucket != exampleMemberDest) {
 		return notes, nil
 	}
 	note, err := change(ctx, s, bucket)
@@ -113,9 +135,13 @@ func (s *session) seedWorkflow(ctx context.Context, fn string, in mirror.Input, 
 	return append(notes, fmt.Sprintf("ran the create step with the event first: %s %s in %s", st.Status, st.DestBucket, in.DestRegion)), nil
 }
 
-// seedAccount builds the example account the sweep's events name.
+// seedAccount builds the example account the sweep's events name, and the
+// member role in the sample member account (which every sweep looks in).
 func (s *session) seedAccount(ctx context.Context) ([]string, error) {
 	tag := func(k string) string { return s.stack.Mirrorer.TagPrefix + k }
+	if err := s.createMemberRole(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.createBucket(ctx, exampleSource, homeRegion, map[string]string{tag("destination-regions"): westRegion, "cost-center": "1234"}); err != nil {
 		return nil, err
 	}
@@ -143,11 +169,51 @@ func (s *session) seedAccount(ctx context.Context) ([]string, error) {
 	}, nil
 }
 
+// createMemberRole creates the member role in the sample member account,
+// trusting the stack's account, as deploy/member-account.yaml does.
+func (s *session) createMemberRole(ctx context.Context) error {
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + localcloud.AccountID + `:root"},"Action":"sts:AssumeRole"}]}`
+	_, err := iam.NewFromConfig(s.cloud.StandaloneAccountConfig(exampleMember)).CreateRole(ctx, &iam.CreateRoleInput{
+		RoleName: aws.String(awsclient.DefaultMemberRole), AssumeRolePolicyDocument: aws.String(trust)})
+	if err != nil {
+		return fmt.Errorf("creating the member role in account %s: %w", exampleMember, err)
+	}
+	return nil
+}
+
+// seedMember builds the member account's mirror: example-member-bucket,
+// tagged for us-west-2 with a CORS rule, mirrored by the create and
+// configure steps into dest-example-member-bucket-us-west-2 in that account.
+func (s *session) seedMember(ctx context.Context) (string, error) {
+	tags := map[string]string{s.stack.Mirrorer.TagPrefix + "destination-regions": westRegion}
+	if err := s.createBucket(ctx, exampleMemberSrc, homeRegion, tags); err != nil {
+		return "", err
+	}
+	if err := s.putCORS(ctx, exampleMemberSrc, homeRegion, "https://www.example.com"); err != nil {
+		return "", err
+	}
+	st, err := s.stack.Mirrorer.Run(ctx, mirror.Input{SourceBucketARN: "arn:aws:s3:::" + exampleMemberSrc, DestBucketARN: "arn:aws:s3:::" + exampleMemberDest,
+		SourceAccountNumber: exampleMember, DestAccountNumber: exampleMember, SourceRegion: homeRegion, DestRegion: westRegion})
+	if err != nil || st.Status != mirror.StatusFinished {
+		return "", fmt.Errorf("mirroring %s to %s in account %s: %s %v", exampleMemberSrc, exampleMemberDest, exampleMember, st.Status, err)
+	}
+	return fmt.Sprintf("created %s in account %s (%s) tagged for %s and mirrored it to %s there (FINISHED)", exampleMemberSrc, exampleMember, homeRegion, westRegion, exampleMemberDest), nil
+}
+
+// s3 is the S3 client of the account bucket is in: the sample member
+// account's administrator for its buckets, the stack's account otherwise.
+func (s *session) s3(bucket, region string) *s3.Client {
+	if bucket == exampleMemberSrc || bucket == exampleMemberDest {
+		return s3.NewFromConfig(s.cloud.StandaloneAccountConfig(exampleMember), func(o *s3.Options) { o.UsePathStyle, o.Region = true, region })
+	}
+	return s.clients.S3(region)
+}
+
 // eventChanges make the change a CloudTrail event reports, on the bucket
 // it names (a failed call, errorCode set, changed nothing and has none).
 var eventChanges = map[string]func(ctx context.Context, s *session, bucket string) (string, error){
 	"PutBucketCors": func(ctx context.Context, s *session, bucket string) (string, error) {
-		if bucket == exampleDest {
+		if bucket == exampleDest || bucket == exampleMemberDest {
 			// bucketmirror's own write (the configure role): the mirror
 			// already put the source's rule there.
 			return "the destination's CORS rule is bucketmirror's copy of the source's", nil
@@ -155,7 +221,7 @@ var eventChanges = map[string]func(ctx context.Context, s *session, bucket strin
 		return "changed " + bucket + "'s CORS origin to https://shop.example.com", s.putCORS(ctx, bucket, s.regionOf(bucket), "https://shop.example.com")
 	},
 	"DeleteBucketCors": func(ctx context.Context, s *session, bucket string) (string, error) {
-		_, err := s.clients.S3(s.regionOf(bucket)).DeleteBucketCors(ctx, &s3.DeleteBucketCorsInput{Bucket: aws.String(bucket)})
+		_, err := s.s3(bucket, s.regionOf(bucket)).DeleteBucketCors(ctx, &s3.DeleteBucketCorsInput{Bucket: aws.String(bucket)})
 		return "deleted " + bucket + "'s CORS configuration", err
 	},
 	"PutBucketLifecycle": func(ctx context.Context, s *session, bucket string) (string, error) {
@@ -181,7 +247,7 @@ var eventChanges = map[string]func(ctx context.Context, s *session, bucket strin
 }
 
 func (s *session) regionOf(bucket string) string {
-	if bucket == exampleDest || bucket == exampleWest {
+	if bucket == exampleDest || bucket == exampleWest || bucket == exampleMemberDest {
 		return westRegion
 	}
 	return homeRegion
@@ -192,7 +258,7 @@ func (s *session) createBucket(ctx context.Context, name, region string, tags ma
 	if region != homeRegion {
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(region)}
 	}
-	if _, err := s.clients.S3(region).CreateBucket(ctx, in); err != nil && bucketconfig.ErrorCode(err) != "BucketAlreadyOwnedByYou" {
+	if _, err := s.s3(name, region).CreateBucket(ctx, in); err != nil && bucketconfig.ErrorCode(err) != "BucketAlreadyOwnedByYou" {
 		return fmt.Errorf("creating bucket %s in %s: %w", name, region, err)
 	}
 	if len(tags) == 0 {
@@ -206,14 +272,14 @@ func (s *session) setTags(ctx context.Context, bucket string, tags map[string]st
 	for k, v := range tags {
 		set = append(set, s3types.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
-	if _, err := s.clients.S3(s.regionOf(bucket)).PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(bucket), Tagging: &s3types.Tagging{TagSet: set}}); err != nil {
+	if _, err := s.s3(bucket, s.regionOf(bucket)).PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(bucket), Tagging: &s3types.Tagging{TagSet: set}}); err != nil {
 		return fmt.Errorf("tagging bucket %s: %w", bucket, err)
 	}
 	return nil
 }
 
 func (s *session) putCORS(ctx context.Context, bucket, region, origin string) error {
-	_, err := s.clients.S3(region).PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: aws.String(bucket), CORSConfiguration: &s3types.CORSConfiguration{
+	_, err := s.s3(bucket, region).PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: aws.String(bucket), CORSConfiguration: &s3types.CORSConfiguration{
 		CORSRules: []s3types.CORSRule{{AllowedMethods: []string{"GET"}, AllowedOrigins: []string{origin}}}}})
 	if err != nil {
 		return fmt.Errorf("setting the CORS rule of %s: %w", bucket, err)

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // OrganizationAccessRole is the role AWS Organizations creates in every
@@ -82,4 +84,17 @@ func (c *Cloud) CreateMemberRole(ctx context.Context, account, name, externalID 
 		name = "bucketmirror-member"
 	}
 	return c.CreateRole(ctx, account, name, "arn:aws:iam::"+AccountID+":root", externalID)
+}
+
+// StandaloneAccountConfig is the local cloud's configuration acting in
+// account as its administrator, for an account outside the local
+// Organization whose id is fixed in advance (the sample events' member
+// account): moto takes a request's account from its x-moto-account-id
+// header (moto/core/responses.py, BaseResponse.get_current_account). For
+// setting up a world only; the code under test reaches such an account the
+// way it reaches any other, through AssumeRole of the member role.
+func (c *Cloud) StandaloneAccountConfig(account string) aws.Config {
+	cfg := c.AWSConfig()
+	cfg.APIOptions = append(append([]func(*middleware.Stack) error{}, cfg.APIOptions...), smithyhttp.AddHeaderValue("x-moto-account-id", account))
+	return cfg
 }

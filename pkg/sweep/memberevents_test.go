@@ -169,12 +169,16 @@ func TestMemberAccountChangeEvents(t *testing.T) {
 		e.sweepAccounts(localcloud.AccountID, b)
 		h := sweep.NewHandler(e.s, quiet())
 		before := e.mirror(srcA, "us-west-2")
-		for _, file := range []string{"cloudtrail-put-bucket-cors-member-account.json", "cloudtrail-delete-bucket-cors-member-destination.json"} {
+		for file, account := range map[string]string{
+			"cloudtrail-put-bucket-cors-member-account.json":       a,
+			"cloudtrail-delete-bucket-cors-member-destination.json": a,
+			"cloudtrail-put-bucket-cors-unlisted-account.json":      "444455556666",
+		} {
 			e.rec.reset()
 			err := invokeEvent(t, h, file, names...)
 			var unknown *sweep.UnknownAccountError
-			if !errors.As(err, &unknown) || unknown.Account != a || !strings.Contains(err.Error(), a) || !strings.Contains(err.Error(), "BUCKETMIRROR_ACCOUNTS") {
-				t.Errorf("%s from account %s: error %v, want an UnknownAccountError naming the account and BUCKETMIRROR_ACCOUNTS", file, a, err)
+			if !errors.As(err, &unknown) || unknown.Account != account || !strings.Contains(err.Error(), account) || !strings.Contains(err.Error(), "BUCKETMIRROR_ACCOUNTS") {
+				t.Errorf("%s from account %s: error %v, want an UnknownAccountError naming the account and BUCKETMIRROR_ACCOUNTS", file, account, err)
 			}
 			if len(e.rec.calls) != 0 {
 				t.Errorf("%s from an unlisted account made calls %v, want none", file, e.rec.calls)
