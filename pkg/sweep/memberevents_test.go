@@ -170,7 +170,7 @@ func TestMemberAccountChangeEvents(t *testing.T) {
 		h := sweep.NewHandler(e.s, quiet())
 		before := e.mirror(srcA, "us-west-2")
 		for file, account := range map[string]string{
-			"cloudtrail-put-bucket-cors-member-account.json":       a,
+			"cloudtrail-put-bucket-cors-member-account.json":        a,
 			"cloudtrail-delete-bucket-cors-member-destination.json": a,
 			"cloudtrail-put-bucket-cors-unlisted-account.json":      "444455556666",
 		} {
