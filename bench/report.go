@@ -123,6 +123,9 @@ func reportNewMirror(p printer, nm *newMirrorResult) {
 	p("| %d ms | %d | %.0f ms (%.0f–%.0f) | **%.2f** | %.0f ms | %d | %d | %d |\n\n", nm.LatencyMS, nm.Runs.N, nm.Runs.Median, nm.Runs.P10, nm.Runs.P90,
 		nm.RoundsAt100, nm.FloorMS, nm.S3Calls, nm.DynamoCalls, nm.FailedRuns)
 	p("- **Rounds at 100 ms: %.2f** (target ≤ 5).\n", nm.RoundsAt100)
+	if nm.EmulatorCPUMS > 0 {
+		p("- Emulator CPU per run (the moto process, user + system, at 0 ms): %.0f ms. Its requests queue for that one Python process, so each round at 100 ms lasts the RTT plus the service time of the requests in it.\n", nm.EmulatorCPUMS)
+	}
 	if len(nm.CriticalPath) > 0 {
 		p("- Critical path (recorded causes): %s.\n", strings.Join(nm.CriticalPath, " → "))
 	}

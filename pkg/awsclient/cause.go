@@ -73,6 +73,24 @@ func Fork(ctx context.Context) context.Context {
 	return context.WithValue(ctx, chainKey{}, &chain{parent: p, last: last, lastEnd: end})
 }
 
+// ForkAfter is Fork for work that starts once waited are done rather than
+// when ctx's chain forks: its calls are caused by the latest call finished
+// on waited (nil entries are ignored), and what it finishes counts on ctx's
+// chain.
+func ForkAfter(ctx context.Context, waited ...context.Context) context.Context {
+	p := chainOf(ctx)
+	if p == nil {
+		return ctx
+	}
+	f := context.WithValue(ctx, chainKey{}, &chain{parent: p})
+	for _, w := range waited {
+		if w != nil {
+			After(f, w)
+		}
+	}
+	return f
+}
+
 // Aside returns a context for work that runs beside ctx's and that ctx's
 // later calls do not wait for: its calls are caused like a fork's, but what
 // it finishes does not count on ctx's chain (After brings it in where

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 )
@@ -51,63 +52,151 @@ func FirstFailure(results []Result) (Result, bool) {
 	return Result{}, false
 }
 
+// A Gate holds a run's writes until a check on the plan has passed: a
+// caller's conditions for writing to the destination at all (it is ours,
+// the mirror record points at it), which it checks from the plan's
+// snapshots as soon as they hold what it needs, while the rest of the round
+// is still being read. The check runs once per run, before the first write,
+// or at the end when nothing is written.
+type Gate struct {
+	check func(ctx context.Context, p *Plan) error
+	once  sync.Once
+	err   error
+}
+
+// NewGate returns a gate that lets writes through once check returns nil.
+// check may wait (a snapshot's value waits for its read) and may call AWS
+// with ctx.
+func NewGate(check func(ctx context.Context, p *Plan) error) *Gate {
+	return &Gate{check: check}
+}
+
+// pass runs the check once and returns its verdict; a nil gate passes.
+func (g *Gate) pass(ctx context.Context, p *Plan) error {
+	if g == nil {
+		return nil
+	}
+	g.once.Do(func() { g.err = g.check(ctx, p) })
+	return g.err
+}
+
 // Apply carries out a plan on its destination: each kind as soon as the
 // kinds it must follow in this plan (Plan.waitsFor) are done, at most
 // Concurrency writes at a time. A kind whose predecessor failed is skipped,
 // not attempted. Writes take the values they need from the plan's
 // snapshots; none reads the destination again.
 func (e *Engine) Apply(ctx context.Context, p *Plan) []Result {
-	pe := e.withPlan(p)
+	planned := make([]chan struct{}, len(p.Steps))
+	stepCtx := make([]context.Context, len(p.Steps))
+	for i := range p.Steps {
+		planned[i] = make(chan struct{})
+		close(planned[i])
+		stepCtx[i] = awsclient.Fork(ctx)
+	}
+	results, _ := e.withPlan(p).applySteps(ctx, p, planned, stepCtx, nil)
+	return results
+}
+
+// applySteps writes each step of p once it may: its step is planned
+// (planned[i] closed; stepCtx[i] is then its context), the steps of every
+// kind that can ever have to precede it are planned too (the ordering edges
+// are decided on both ends' steps), the gate has passed, and the kinds it
+// must follow in this plan are done. Steps that write nothing finish
+// without waiting for the gate; the gate is passed at the end when nothing
+// wrote. On a gate refusal nothing is written and its error returned.
+func (e *Engine) applySteps(ctx context.Context, p *Plan, planned []chan struct{}, stepCtx []context.Context, gate *Gate) ([]Result, error) {
 	results := make([]Result, len(p.Steps))
-	done := make(map[string]chan struct{}, len(p.Steps))
-	stepCtx := make(map[string]context.Context, len(p.Steps))
-	deps := make(map[string][]string, len(p.Steps))
-	failed := make(map[string]bool, len(p.Steps))
-	var mu sync.Mutex
-	for _, s := range p.Steps {
-		done[s.Kind] = make(chan struct{})
-		stepCtx[s.Kind] = awsclient.Fork(ctx)
-		deps[s.Kind] = p.waitsFor(s.Kind)
+	index := make(map[string]int, len(p.Steps))
+	done := make([]chan struct{}, len(p.Steps))
+	failed := make([]atomic.Bool, len(p.Steps))
+	for i, k := range p.stepKinds() {
+		index[k] = i
+		done[i] = make(chan struct{})
+	}
+	var gateCtx context.Context
+	var gateErr error
+	var gateOnce sync.Once
+	passGate := func(after context.Context) error {
+		gateOnce.Do(func() {
+			gateCtx = awsclient.ForkAfter(ctx, after, p.Dest.waitRead(tagsKind.name))
+			gateErr = gate.pass(gateCtx, p)
+		})
+		return gateErr
 	}
 	sem := make(chan struct{}, e.opts.Concurrency)
 	var wg sync.WaitGroup
-	for i, step := range p.Steps {
+	for i, kind := range p.stepKinds() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(done[step.Kind])
-			sctx := stepCtx[step.Kind]
+			defer close(done[i])
+			<-planned[i]
+			for _, before := range everBefore(kind) {
+				if j, ok := index[before]; ok {
+					<-planned[j]
+				}
+			}
+			step, sctx := p.Steps[i], stepCtx[i]
+			if !writing(step.Action) {
+				results[i] = e.applyStep(sctx, p.Mirror.Dest, step)
+				failed[i].Store(results[i].Status == StatusFailed)
+				return
+			}
+			if err := passGate(sctx); err != nil {
+				results[i] = Result{Kind: kind, Action: step.Action, Status: StatusSkipped, Notes: step.Notes,
+					Error: fmt.Sprintf("not applied: %v", err)}
+				failed[i].Store(true)
+				return
+			}
+			awsclient.After(sctx, gateCtx)
 			var blocked []string
-			for _, dep := range deps[step.Kind] {
-				if ch, ok := done[dep]; ok {
-					<-ch
-					awsclient.After(sctx, stepCtx[dep])
+			for _, dep := range p.waitsFor(kind) {
+				if j, ok := index[dep]; ok {
+					<-done[j]
+					awsclient.After(sctx, stepCtx[j])
+					if failed[j].Load() {
+						blocked = append(blocked, dep)
+					}
 				}
-				mu.Lock()
-				if failed[dep] {
-					blocked = append(blocked, dep)
-				}
-				mu.Unlock()
 			}
 			var r Result
 			if len(blocked) > 0 {
-				r = Result{Kind: step.Kind, Action: step.Action, Status: StatusSkipped, Notes: step.Notes,
+				r = Result{Kind: kind, Action: step.Action, Status: StatusSkipped, Notes: step.Notes,
 					Error: fmt.Sprintf("not applied: it must follow %v, which failed", blocked)}
 			} else {
 				sem <- struct{}{}
-				r = pe.applyStep(sctx, p.Mirror.Dest, step)
+				r = e.applyStep(sctx, p.Mirror.Dest, step)
 				<-sem
 			}
-			if r.Status == StatusFailed || r.Status == StatusSkipped {
-				mu.Lock()
-				failed[step.Kind] = true
-				mu.Unlock()
-			}
+			failed[i].Store(r.Status == StatusFailed || r.Status == StatusSkipped)
 			results[i] = r
 		}()
 	}
 	wg.Wait()
-	return results
+	if err := passGate(ctx); err != nil {
+		return results, err
+	}
+	return results, nil
+}
+
+// stepKinds returns the kinds of p's steps, in order, without reading the
+// steps themselves (which may still be being planned).
+func (p *Plan) stepKinds() []string {
+	out := make([]string, len(p.Steps))
+	if p.index != nil {
+		for k, i := range p.index {
+			out[i] = k
+		}
+		return out
+	}
+	for i := range p.Steps {
+		out[i] = p.Steps[i].Kind
+	}
+	return out
+}
+
+func writing(a Action) bool {
+	return a == ActionCreate || a == ActionUpdate || a == ActionDelete
 }
 
 // applyStep writes one kind's plan step to the destination.
@@ -170,17 +259,15 @@ func (e *Engine) applyStep(ctx context.Context, dest Bucket, step Step) Result {
 }
 
 // Configure makes the destination's configuration equal transform(source):
-// plan, then apply. With Options.Sequential it goes one kind at a time in
-// catalog order instead (read source kind, read destination kind, write).
+// each kind planned as soon as its reads are in and written as soon as the
+// kinds it must follow are done (see ConfigureGated). With
+// Options.Sequential it goes one kind at a time in catalog order instead
+// (read source kind, read destination kind, write).
 func (e *Engine) Configure(ctx context.Context, m Mirror) (*Plan, []Result, error) {
 	if e.opts.Sequential {
 		return e.configureSequential(ctx, m)
 	}
-	p, err := e.Plan(ctx, m)
-	if err != nil {
-		return nil, nil, err
-	}
-	return p, e.Apply(ctx, p), nil
+	return e.ConfigureGated(ctx, m, nil, nil)
 }
 
 // ConfigureKinds is Configure restricted to the named kinds (nil: every
@@ -191,11 +278,21 @@ func (e *Engine) ConfigureKinds(ctx context.Context, m Mirror, names []string) (
 	if names == nil {
 		return e.Configure(ctx, m)
 	}
-	p, err := e.PlanKinds(ctx, m, names)
+	return e.ConfigureGated(ctx, m, names, nil)
+}
+
+// ConfigureGated reads, plans and applies the named kinds (nil: every kind)
+// in one pass: a kind's write goes out once its own reads are in, the gate
+// has passed, and the kinds it must follow (decided on their steps, so it
+// also waits for those to be planned) are done — not after the slowest
+// read of the round. It returns the gate's error, having written nothing,
+// when the gate refuses.
+func (e *Engine) ConfigureGated(ctx context.Context, m Mirror, names []string, gate *Gate) (*Plan, []Result, error) {
+	kinds, err := KindsNamed(names)
 	if err != nil {
 		return nil, nil, err
 	}
-	return p, e.Apply(ctx, p), nil
+	return e.stream(ctx, m, kinds, true, gate)
 }
 
 func (e *Engine) configureSequential(ctx context.Context, m Mirror) (*Plan, []Result, error) {

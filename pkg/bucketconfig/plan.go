@@ -46,6 +46,11 @@ type Plan struct {
 	Steps  []Step // catalog order
 	Source *Snapshot
 	Dest   *Snapshot
+
+	// index is each kind's position in Steps, for a plan whose steps are
+	// filled in while it is applied: a kind looks up only the steps it has
+	// waited for.
+	index map[string]int
 }
 
 // Changes counts the steps that write to the destination.
@@ -61,67 +66,70 @@ func (p *Plan) Changes() int {
 }
 
 // Plan reads source and destination, all kinds of both at once, and decides
-// per kind what to do. It writes nothing. A kind that must read more before
-// it can be written (logging: its log bucket) is planned as soon as its own
-// two reads are in and starts those reads then, so that they overlap the
-// rest of the round; only its own write waits for them.
+// per kind what to do. It writes nothing. Each kind is planned as soon as
+// its own two reads are in; a kind that must read more before it can be
+// written (logging: its log bucket) starts those reads then, so that they
+// overlap the rest of the round.
 func (e *Engine) Plan(ctx context.Context, m Mirror) (*Plan, error) {
 	return e.planKinds(ctx, m, Kinds)
 }
 
 func (e *Engine) planKinds(ctx context.Context, m Mirror, kinds []Kind) (*Plan, error) {
+	p, _, err := e.stream(ctx, m, kinds, false, nil)
+	return p, err
+}
+
+// stream reads both buckets' kinds and plans each kind once its two reads
+// are in. With apply, each kind is also written as soon as it may (see
+// applySteps) instead of after the whole plan: a write that waits for
+// nothing but its own reads and the gate goes out while the round's last
+// reads are still being answered. The error is the gate's, when it refused
+// (then nothing was written), or ctx's at the start.
+func (e *Engine) stream(ctx context.Context, m Mirror, kinds []Kind, apply bool, gate *Gate) (*Plan, []Result, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	p := &Plan{Mirror: m, Source: newSnapshot(m.Source), Dest: newSnapshot(m.Dest), Steps: make([]Step, len(kinds))}
-	pe := e.withPlan(p)
-	early := map[string]int{}
-	var readsIn sync.Map // kind -> *atomic.Int32 of reads still out
+	p := &Plan{Mirror: m, Source: newSnapshot(m.Source), Dest: newSnapshot(m.Dest), Steps: make([]Step, len(kinds)),
+		index: make(map[string]int, len(kinds))}
 	for i, k := range kinds {
-		if k.prepares() {
-			early[k.Name()] = i
-			n := &atomic.Int32{}
-			n.Store(2)
-			readsIn.Store(k.Name(), n)
-		}
+		p.index[k.Name()] = i
 	}
-	var wg, earlyWG sync.WaitGroup
+	pe := e.withPlan(p)
+	planned := make([]chan struct{}, len(kinds))
+	stepCtx := make([]context.Context, len(kinds))
+	readsOut := make([]atomic.Int32, len(kinds))
+	for i := range kinds {
+		planned[i] = make(chan struct{})
+		readsOut[i].Store(2)
+	}
+	var plans sync.WaitGroup
+	plans.Add(len(kinds))
 	done := func(kind string) {
-		i, ok := early[kind]
-		if !ok {
+		i := p.index[kind]
+		if readsOut[i].Add(-1) != 0 {
 			return
 		}
-		n, _ := readsIn.Load(kind)
-		if n.(*atomic.Int32).Add(-1) == 0 {
-			earlyWG.Add(1)
-			go func() {
-				defer earlyWG.Done()
-				p.Steps[i] = pe.planKind(awsclient.Fork(ctx), kinds[i], m, p.Source, p.Dest)
-			}()
-		}
-	}
-	// earlyWG.Add happens inside the reads: hold it open until they are all
-	// done, so Wait cannot return between two of them.
-	earlyWG.Add(1)
-	wg.Add(2)
-	go func() { defer wg.Done(); e.readInto(ctx, p.Source, kinds, false, done) }()
-	go func() { defer wg.Done(); e.readInto(ctx, p.Dest, kinds, m.NewDest, done) }()
-	wg.Wait()
-	earlyWG.Done()
-	var rest sync.WaitGroup
-	for i, k := range kinds {
-		if _, ok := early[k.Name()]; ok {
-			continue
-		}
-		rest.Add(1)
 		go func() {
-			defer rest.Done()
-			p.Steps[i] = pe.planKind(ctx, k, m, p.Source, p.Dest)
+			defer plans.Done()
+			k := kinds[i]
+			kctx := awsclient.ForkAfter(ctx, p.Source.waitRead(k.Name()), p.Dest.waitRead(k.Name()))
+			p.Steps[i] = pe.planKind(kctx, k, m, p.Source, p.Dest)
+			stepCtx[i] = kctx
+			close(planned[i])
 		}()
 	}
-	rest.Wait()
-	earlyWG.Wait()
-	return p, nil
+	var reads sync.WaitGroup
+	reads.Add(2)
+	go func() { defer reads.Done(); e.readInto(ctx, p.Source, kinds, false, done) }()
+	go func() { defer reads.Done(); e.readInto(ctx, p.Dest, kinds, m.NewDest, done) }()
+	var results []Result
+	var err error
+	if apply {
+		results, err = pe.applySteps(ctx, p, planned, stepCtx, gate)
+	}
+	reads.Wait()
+	plans.Wait()
+	return p, results, err
 }
 
 // PlanKinds is Plan for the named kinds only (nil: every kind).
@@ -219,6 +227,13 @@ func (e *Engine) planKindOnly(ctx context.Context, k Kind, m Mirror, src, dst *S
 
 // step returns p's step for kind, or nil.
 func (p *Plan) step(kind string) *Step {
+	if p.index != nil {
+		i, ok := p.index[kind]
+		if !ok {
+			return nil
+		}
+		return &p.Steps[i]
+	}
 	for i := range p.Steps {
 		if p.Steps[i].Kind == kind {
 			return &p.Steps[i]

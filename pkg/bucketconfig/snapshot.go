@@ -33,6 +33,16 @@ type Snapshot struct {
 	// mu guards Values and Errors while the snapshot is being read.
 	mu    sync.Mutex
 	facts facts
+	// reads holds, per kind being read, a channel closed once its read is
+	// in and the context the read ran in: a plan's kinds are planned and
+	// written while other kinds are still being read, so whatever needs a
+	// kind's value (its own or another's) waits for that read alone.
+	reads map[string]*kindRead
+}
+
+type kindRead struct {
+	done chan struct{}
+	ctx  context.Context
 }
 
 // facts are what reading a bucket learns besides the kinds' values, kept so
@@ -48,12 +58,27 @@ type facts struct {
 }
 
 func newSnapshot(b Bucket) *Snapshot {
-	return &Snapshot{Bucket: b, Values: map[string]value{}, Errors: map[string]error{}, Unavailable: map[string]string{}}
+	return &Snapshot{Bucket: b, Values: map[string]value{}, Errors: map[string]error{}, Unavailable: map[string]string{},
+		reads: map[string]*kindRead{}}
+}
+
+// waitRead waits until kind's read is in, when it is being read, and
+// returns the context the read ran in (nil when it was not read).
+func (s *Snapshot) waitRead(kind string) context.Context {
+	s.mu.Lock()
+	r := s.reads[kind]
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	<-r.done
+	return r.ctx
 }
 
 // Tags returns the bucket's whole tag set as read, control tags included;
 // ok is false when the tags were not read (or could not be).
 func (s *Snapshot) Tags() (tags []types.Tag, ok bool) {
+	s.waitRead(tagsKind.name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.facts.tags, s.facts.tagsRead
@@ -68,6 +93,7 @@ func (s *Snapshot) learn(f func(*facts)) {
 // unavailable returns the code S3 answered when kind's API is not offered
 // in the bucket's Region.
 func (s *Snapshot) unavailable(kind string) (string, bool) {
+	s.waitRead(kind)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	code, ok := s.Unavailable[kind]
@@ -84,6 +110,7 @@ func (s *Snapshot) read(kind string) bool {
 
 // value returns the value of kind as read, and its read error.
 func (s *Snapshot) value(kind string) (value, error) {
+	s.waitRead(kind)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.Values[kind], s.Errors[kind]
@@ -219,37 +246,45 @@ func KindsNamed(names []string) ([]Kind, error) {
 }
 
 // readInto reads kinds of s's bucket into s, concurrently (bounded by
-// Concurrency), calling done(kind) after each. With propagating, a
+// Concurrency), calling done(kind) after each (on its own goroutine, which
+// must not wait for other reads). With propagating, a
 // NoSuchBucket is retried until the propagation timeout: the bucket was
 // just created and may not be visible everywhere yet.
 func (e *Engine) readInto(ctx context.Context, s *Snapshot, kinds []Kind, propagating bool, done func(kind string)) {
 	er := *e
 	er.reading = s
+	reads := make(map[string]*kindRead, len(kinds))
 	s.mu.Lock()
 	for _, k := range kinds {
 		s.kinds = append(s.kinds, k.Name())
+		r := &kindRead{done: make(chan struct{}), ctx: awsclient.Fork(ctx)}
+		s.reads[k.Name()], reads[k.Name()] = r, r
 	}
 	s.mu.Unlock()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, e.opts.Concurrency)
-	// Kinds that read more once their own reads are in (logging) go first,
-	// so that their further reads overlap the rest of the round rather than
-	// follow it.
+	// The tags go first: a configure's gate checks the destination's before
+	// any write may go out (the bucket is ours). Then the kinds that read
+	// more once their own reads are in (logging), so that their further
+	// reads overlap the rest of the round rather than follow it. S3 answers
+	// each Region's requests in parallel; the emulator, one process, in
+	// about the order they arrive.
 	kinds = slices.Clone(kinds)
-	slices.SortStableFunc(kinds, func(a, b Kind) int {
+	first := func(k Kind) int {
 		switch {
-		case a.prepares() == b.prepares():
+		case k.Name() == tagsKind.name:
 			return 0
-		case a.prepares():
-			return -1
+		case k.prepares():
+			return 1
 		}
-		return 1
-	})
+		return 2
+	}
+	slices.SortStableFunc(kinds, func(a, b Kind) int { return first(a) - first(b) })
 	for _, k := range kinds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rctx := awsclient.Fork(ctx)
+			rctx := reads[k.Name()].ctx
 			sem <- struct{}{}
 			var v value
 			var err error
@@ -263,6 +298,7 @@ func (e *Engine) readInto(ctx context.Context, s *Snapshot, kinds []Kind, propag
 			}
 			<-sem
 			s.set(k.Name(), v, err)
+			close(reads[k.Name()].done)
 			if done != nil {
 				done(k.Name())
 			}

@@ -531,56 +531,73 @@ func (m *Mirrorer) Configure(ctx context.Context, st State) (State, error) {
 	}
 	mir := bucketconfig.Mirror{Source: acct.source(source, st.SourceRegion), Dest: acct.dest(dest, st.DestRegion), NewDest: st.Created}
 	// One read round: both snapshots (of the targeted kinds, or all) and the
-	// mirror record.
+	// mirror record. Each kind is written as soon as its own reads are in
+	// and the gate below has passed, not after the round's slowest read.
 	var (
-		plan    *bucketconfig.Plan
 		prev    *inventory.Mirror
-		planErr error
 		prevErr error
-		wg      sync.WaitGroup
 	)
-	wg.Add(2)
-	go func() { defer wg.Done(); plan, planErr = m.Engine.PlanKinds(awsclient.Fork(ctx), mir, st.Kinds) }()
+	prevCtx := awsclient.Fork(ctx)
+	prevIn := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		prev, prevErr = m.Store.GetMirror(awsclient.Fork(ctx), source, acct.place(st.DestRegion))
+		defer close(prevIn)
+		prev, prevErr = m.Store.GetMirror(prevCtx, source, acct.place(st.DestRegion))
 	}()
-	wg.Wait()
-	if prevErr != nil {
-		st.Status, st.Error = StatusFailed, prevErr.Error()
-		return st, prevErr
-	}
-	if err := m.checkRepoint(source, dest, st.Input, prev); err != nil {
-		st.Status, st.Error = StatusFailed, err.Error()
-		return st, err
-	}
-	if planErr != nil {
-		return failed(planErr)
-	}
-	if st.Kinds != nil && (prev == nil || prev.SourceKinds == nil || prev.DestKinds == nil) {
-		// Nothing to merge the kinds into: the hashes of a targeted run
-		// would not describe the whole bucket. Every kind, then (a second
-		// read round, for this rare case only).
-		st.Kinds = nil
-		if plan, err = m.Engine.Plan(ctx, mir); err != nil {
-			return failed(err)
-		}
-	}
 	// Configure can be invoked on its own (a direct invoke, a hand-written
 	// state machine input): it must refuse a bucket that is not ours as
 	// create does, before writing anything; the destination's tags are in
 	// its snapshot. A bucket the create step just made carries the source
 	// tag from CreateBucket, or gets it now where the tags were ignored.
-	err = nil
-	if tags, ok := plan.Dest.Tags(); ok {
-		err = m.checkOwnedTags(ctx, mir.Dest, source, st.Adopt || st.Created, tags)
-	} else {
-		err = m.checkOwned(ctx, mir.Dest, source, st.Adopt || st.Created)
+	checkOwned := func(ctx context.Context, plan *bucketconfig.Plan) error {
+		if tags, ok := plan.Dest.Tags(); ok {
+			return m.checkOwnedTags(ctx, mir.Dest, source, st.Adopt || st.Created, tags)
+		}
+		return m.checkOwned(ctx, mir.Dest, source, st.Adopt || st.Created)
 	}
-	if err != nil {
+	// Which check refused, set by the gate before it returns (the engine
+	// returns after the gate has run).
+	var refusal string
+	errWholeBucket := errors.New("a targeted run with no per-kind hashes recorded reads every kind")
+	gate := bucketconfig.NewGate(func(gctx context.Context, plan *bucketconfig.Plan) error {
+		<-prevIn
+		awsclient.After(gctx, prevCtx)
+		if prevErr != nil {
+			refusal = "record"
+			return prevErr
+		}
+		if err := m.checkRepoint(source, dest, st.Input, prev); err != nil {
+			refusal = "repoint"
+			return err
+		}
+		if st.Kinds != nil && (prev == nil || prev.SourceKinds == nil || prev.DestKinds == nil) {
+			// Nothing to merge the kinds into: the hashes of a targeted run
+			// would not describe the whole bucket. Every kind, then (a second
+			// read round, for this rare case only).
+			refusal = "whole"
+			return errWholeBucket
+		}
+		refusal = "owned"
+		return checkOwned(gctx, plan)
+	})
+	plan, results, err := m.Engine.ConfigureGated(ctx, mir, st.Kinds, gate)
+	switch {
+	case err == nil:
+	case refusal == "record" || refusal == "repoint":
+		st.Status, st.Error = StatusFailed, err.Error()
+		return st, err
+	case refusal == "whole":
+		st.Kinds = nil
+		if plan, err = m.Engine.Plan(ctx, mir); err != nil {
+			return failed(err)
+		}
+		if err := checkOwned(ctx, plan); err != nil {
+			return failed(err)
+		}
+		results = m.Engine.Apply(ctx, plan)
+	default: // the destination is not ours, or the plan could not start
+		<-prevIn
 		return failed(err)
 	}
-	results := m.Engine.Apply(ctx, plan)
 	// The destination as the apply left it, from the plan: no second read
 	// of every kind (see Plan.After).
 	after := plan.After(results)
