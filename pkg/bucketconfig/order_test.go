@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/bucketmirror/bucketmirror/pkg/awsclient"
 	"github.com/bucketmirror/bucketmirror/pkg/localcloud"
@@ -24,12 +25,13 @@ type causes struct {
 	byID  map[int64]awsclient.Call
 }
 
-// recordCauses makes f's engine record causes; take returns the calls made
-// since.
-func (f *fixture) recordCauses() (take func() *causes) {
+// recordCauses makes f's engine record causes (with the extra API options
+// after the recorder's); take returns the calls made since.
+func (f *fixture) recordCauses(extra ...func(*middleware.Stack) error) (take func() *causes) {
 	rec := &awsclient.Recorder{}
 	cfg := cloud.AWSConfig()
 	cfg.APIOptions = append(cfg.APIOptions, rec.APIOption)
+	cfg.APIOptions = append(cfg.APIOptions, extra...)
 	f.clients = awsclient.New(cfg)
 	f.engine = New(f.clients, Options{AccountID: localcloud.AccountID})
 	f.ctx = awsclient.WithCauses(f.ctx)
