@@ -35,7 +35,8 @@ Patches:
   8. Speed only, no behaviour: moto's request dispatch computes once what it
      recomputed on every request (the list of its service packages, the
      backend for a Host, the error shapes of a service), which roughly halves
-     the emulator's CPU per request.
+     the emulator's CPU per request; and the server's listen backlog is
+     raised from werkzeug's 128, which bursts of new connections overflowed.
 
 Every patch names the rows of docs/s3-conformance.md that record the real S3
 behaviour it emulates and the evidence for it, with a line
@@ -1604,8 +1605,22 @@ def patch_dispatch_speed():
     errors.ErrorLookupFactory.__init__ = init
 
 
+def patch_listen_backlog():
+    # conformance: emulator-listen-backlog
+    # werkzeug's server listens with a backlog of 128 (werkzeug/serving.py
+    # LISTEN_QUEUE, BaseWSGIServer.request_queue_size). A sweep reconciling
+    # 16 sources at once opens hundreds of connections to moto in one burst;
+    # past 128 the kernel logged "Possible SYN flooding on port <moto's
+    # port>. Sending cookies." and connections were reset, failing the
+    # calls on them. The kernel caps the backlog at net.core.somaxconn.
+    from werkzeug import serving
+
+    serving.BaseWSGIServer.request_queue_size = 4096
+
+
 def main():
     patch_dispatch_speed()
+    patch_listen_backlog()
     enable_sfn_execution()
     patch_sfn_deepcopy()
     patch_sfn_start_time()

@@ -128,6 +128,7 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 	c.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", routerPort)
 	c.motoURL = &url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", motoPort)}
 	c.proxy = httputil.NewSingleHostReverseProxy(c.motoURL)
+	c.proxy.Transport = motoTransport()
 	c.router = &http.Server{Handler: c, ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = c.router.Serve(routerLn) }()
 

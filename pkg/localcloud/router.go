@@ -20,6 +20,24 @@ const invokePrefix = "/2015-03-31/functions/"
 
 var requestCounter atomic.Int64
 
+// motoIdleConns is how many idle connections the router keeps to moto.
+// http.DefaultTransport keeps 2 per host, so after every burst of
+// concurrent calls (a configure sends ~45 at once, a sweep of 16 sources
+// hundreds) all but 2 were closed and the next burst opened them again:
+// bursts of new connections overflowed moto's listen backlog (the kernel
+// logged SYN flooding on moto's port and reset connections, failing the
+// calls on them), and each new connection costs the one Python process a
+// thread start. Clients of real S3 keep their connections too
+// (pkg/awsclient keeps 64 per host).
+const motoIdleConns = 1024
+
+func motoTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = motoIdleConns
+	t.MaxIdleConnsPerHost = motoIdleConns
+	return t
+}
+
 // ServeHTTP is the Lambda router: Invoke requests go to a registered
 // function, everything else is proxied to moto unchanged.
 func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
