@@ -718,8 +718,13 @@ const maxSetupResweeps = 4
 // the sweep that started nothing) and the runs they started; an error when
 // maxSetupResweeps did not converge, naming what was still not unchanged.
 func converge(ctx context.Context, cfg aws.Config, m *mirror.Mirrorer, pointName string) (sweeps, started int, err error) {
+	// The setup's runs are in-process and over when a sweep returns, so a
+	// mirror still STARTED or CREATED at the next re-sweep is a run that
+	// died without recording its end (the loaded emulator timed out its
+	// record write): restart it now rather than after the deployment's
+	// 30-minute in-flight window.
 	s, err := sweep.New(cfg, sweep.Config{Regions: []string{srcRegion, dstRegion}, AccountID: localcloud.AccountID, Owner: "bench-setup",
-		Concurrency: setupConcurrency}, m, &sweep.LocalStarter{Mirrorer: m}, discardLog)
+		Concurrency: setupConcurrency, InFlightWindow: time.Nanosecond}, m, &sweep.LocalStarter{Mirrorer: m}, discardLog)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -20,10 +20,10 @@ const (
 	// DefaultLeaseTTL covers the longest in-process run (sweep --local holds
 	// the lease for the whole create+configure) and is Lambda's own limit.
 	DefaultLeaseTTL = 15 * time.Minute
-	// inFlightWindow is how long a STARTED or CREATED mirror counts as being
-	// worked on: the state machine's TimeoutSeconds (1800). Older ones are
-	// stalled runs and are started again.
-	inFlightWindow = 30 * time.Minute
+	// DefaultInFlightWindow is how long a STARTED or CREATED mirror counts
+	// as being worked on: the state machine's TimeoutSeconds (1800). Older
+	// ones are stalled runs and are started again.
+	DefaultInFlightWindow = 30 * time.Minute
 	// A FAILED mirror whose source has not changed is retried by the next
 	// sweep after its first failed attempt, then after 1 h, 2 h, 4 h, ...
 	// up to a day: a transient error heals at once, a permanent one (a KMS
@@ -108,6 +108,12 @@ type Config struct {
 	Concurrency int
 	// LeaseTTL is how long a source×Region lease lives (default 15 min).
 	LeaseTTL time.Duration
+	// InFlightWindow is how long a STARTED or CREATED mirror counts as being
+	// worked on (default DefaultInFlightWindow). A sweep whose runs are all
+	// in-process and over when it returns (sweep.LocalStarter) knows that a
+	// record still STARTED or CREATED afterwards is a run that died without
+	// recording its end, and may set it shorter to restart such runs at once.
+	InFlightWindow time.Duration
 	// Owner names this sweeper in leases; each Sweep call adds a random
 	// suffix, so two sweeps never share a lease even in one process.
 	Owner string
@@ -209,6 +215,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LeaseTTL <= 0 {
 		c.LeaseTTL = DefaultLeaseTTL
+	}
+	if c.InFlightWindow <= 0 {
+		c.InFlightWindow = DefaultInFlightWindow
 	}
 	if c.Owner == "" {
 		c.Owner = "sweep"

@@ -197,6 +197,8 @@ type envOptions struct {
 	// accounts and organization: BUCKETMIRROR_ACCOUNTS.
 	accounts     []string
 	organization bool
+	// inFlight is the sweep's in-flight window (zero: the default).
+	inFlight time.Duration
 }
 
 // withStateMachine starts runs through the deployed state machine, whose
@@ -242,7 +244,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 func (e *env) sweeper(starter sweep.Starter, o envOptions) *sweep.Sweeper {
 	e.t.Helper()
 	s, err := sweep.New(e.cfg, sweep.Config{TagPrefix: o.prefix, Regions: o.regions, DestinationRegions: o.destRegions, AccountID: localcloud.AccountID,
-		EventBus: o.bus, Owner: o.owner, OwnRoles: o.ownRoles, Concurrency: 8, Accounts: o.accounts, Organization: o.organization}, e.m, starter, slog.New(slog.NewJSONHandler(syncWriter{e.log, &sync.Mutex{}}, nil)))
+		EventBus: o.bus, Owner: o.owner, OwnRoles: o.ownRoles, Concurrency: 8, Accounts: o.accounts, Organization: o.organization, InFlightWindow: o.inFlight}, e.m, starter, slog.New(slog.NewJSONHandler(syncWriter{e.log, &sync.Mutex{}}, nil)))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -372,7 +372,7 @@ func (r *run) reconcileTarget(ctx context.Context, src *source, t target, srcHas
 	switch {
 	case rec == nil:
 		reason = "new"
-	case inFlight(rec.Status) && r.now().Sub(rec.UpdatedAt) < inFlightWindow:
+	case inFlight(rec.Status) && r.now().Sub(rec.UpdatedAt) < r.cfg.InFlightWindow:
 		d.Action, d.Reason = ActionSkipped, "in-progress"
 		r.record(d)
 		return
@@ -567,7 +567,7 @@ func (r *run) start(ctx context.Context, src *source, t target, rec *inventory.M
 
 // markFailed records a run that failed before it wrote anything itself (the
 // state machine never started, or the input was refused), so the mirror
-// does not look in progress until inFlightWindow passes.
+// does not look in progress until the in-flight window passes.
 func (r *run) markFailed(ctx context.Context, rec *inventory.Mirror, cause error) {
 	m := *rec
 	m.Status, m.LastError = inventory.StatusFailed, cause.Error()

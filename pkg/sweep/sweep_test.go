@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -375,5 +376,32 @@ func TestManyBucketsArePaged(t *testing.T) {
 	wantCounts(t, e.sweep(), 0, 1, 0, 30, 0)
 	if w := e.rec.writes(); len(w) > 0 {
 		t.Errorf("second sweep wrote %d times", len(w))
+	}
+}
+
+// TestStalledRunIsStartedAgain: a run that died after Create without
+// recording its end leaves the mirror CREATED. Within the in-flight window
+// a sweep leaves it to the run it believes is still going; once the window
+// has passed (here set short, as a sweep whose runs are all in-process may)
+// the sweep starts it again and the mirror finishes.
+func TestStalledRunIsStartedAgain(t *testing.T) {
+	e := newEnv(t)
+	src := e.source("stalled", "us-west-2")
+	wantDecision(t, e.sweep(), src, "us-west-2", sweep.ActionStarted, "new")
+	rec := e.mirror(src, "us-west-2")
+	if rec == nil || rec.Status != inventory.StatusFinished {
+		t.Fatalf("after the first sweep the record is %+v, want FINISHED", rec)
+	}
+	dead := *rec
+	dead.Status = inventory.StatusCreated // what a run that died after Create leaves
+	if err := e.m.Store.PutMirror(e.ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	wantDecision(t, e.sweep(), src, "us-west-2", sweep.ActionSkipped, "in-progress")
+
+	short := e.sweeper(&sweep.LocalStarter{Mirrorer: e.m}, envOptions{prefix: e.prefix, regions: regions, inFlight: time.Nanosecond})
+	wantDecision(t, e.sweepWith(short, nil), src, "us-west-2", sweep.ActionStarted, "stalled")
+	if rec := e.mirror(src, "us-west-2"); rec == nil || rec.Status != inventory.StatusFinished {
+		t.Errorf("after the stalled run was started again the record is %+v, want FINISHED", rec)
 	}
 }
