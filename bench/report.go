@@ -69,7 +69,7 @@ type printer func(format string, args ...any)
 
 func reportConfigure(p printer, c *configureResult) {
 	p("## 1. Configure speed\n\n")
-	p("One source bucket carrying %d of the catalog's %d kinds (%s) is configured into a fresh destination by `Engine.Configure`. The destination is deleted and created again before every run, outside the timing, as the create step makes it: with the source's Object Lock, ownership and tags in the CreateBucket call. The blog's approach (`Options{Sequential: true}`: read one kind, write one kind, in order) and the concurrent plan (one read round of both buckets, then each kind's write as soon as the kinds it must follow in this plan are done) alternate. toxiproxy adds the latency L to every byte in each direction, so every request pays a round trip (RTT) of 2L even on a pooled connection.\n\n",
+	p("One source bucket carrying %d of the catalog's %d kinds (%s) is configured into a fresh destination by `Engine.Configure`. The destination is deleted and created again before every run, outside the timing, as the create step makes it: with the source's Object Lock, ownership and tags in the CreateBucket call. The blog's approach (`Options{Sequential: true}`: read one kind, write one kind, in order) and the concurrent plan (one read round of both buckets; each kind's write as soon as its own two reads are in, the destination is found to be bucketmirror's and the kinds it must follow in this plan are done — not after the round's slowest read) alternate. toxiproxy adds the latency L to every byte in each direction, so every request pays a round trip (RTT) of 2L even on a pooled connection.\n\n",
 		len(c.Kinds), c.CatalogKinds, strings.Join(c.Kinds, ", "))
 	p("| L each way | runs per mode | sequential median (p10–p90) | concurrent median (p10–p90) | concurrent ÷ RTT | speedup | speedup of the latency part | limit (1 read + %d write rounds) × RTT | concurrent ÷ limit | serial rounds observed |\n", c.WriteRounds)
 	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -108,7 +108,7 @@ func reportConfigure(p printer, c *configureResult) {
 	p("- At 0 ms the concurrent run still takes %.0f ms: the emulator's own service time for ~%d requests on 2 shared cores (moto is one Python process, so a round of ~45 concurrent reads is served one after another), which no client-side concurrency removes and which real S3 does not have. \"Serial rounds observed\" subtracts it: (concurrent − %.0f ms) ÷ RTT.\n",
 		c.EmulatorFloorMS, calls, c.EmulatorFloorMS)
 	if len(c.CriticalPath) > 0 {
-		p("- The critical path of one concurrent run at 100 ms, from the causes the engine records (each call names the call it waited for: the read round's last read for a first write, the write of the kind it must follow for a later one; `awsclient.Recorder`), not from timing adjacency: %s.\n", strings.Join(c.CriticalPath, " → "))
+		p("- The critical path of one concurrent run at 100 ms, from the causes the engine records (each call names the call it waited for: the later of its own kind's reads (or the destination's tags read, which gates every write) for a first write, the write of the kind it must follow for a later one; `awsclient.Recorder`), not from timing adjacency: %s.\n", strings.Join(c.CriticalPath, " → "))
 		if len(c.TimelineAt100) > 0 {
 			p("\n![timeline of one concurrent configure at 100 ms](%s)\n", timelineChartFile)
 		}
@@ -118,7 +118,7 @@ func reportConfigure(p printer, c *configureResult) {
 
 func reportNewMirror(p printer, nm *newMirrorResult) {
 	p("## 1b. A new mirror: create, then configure\n\n")
-	p("The same source mirrored to a destination that does not exist yet, as the workflow runs it: `Mirrorer.Create` (one round reading the source's Object Lock, ownership and tags with the mirror record, then one CreateBucket carrying all three, then the CREATED record), then `Mirrorer.Configure` with the state Create returned (one read round of both buckets, whose destination reads wait out the new bucket's propagation, the writes, the run record). S3 calls pay the injected latency; DynamoDB calls do not, since the Lambdas run in the table's own Region.\n\n")
+	p("The same source mirrored to a destination that does not exist yet, as the workflow runs it: `Mirrorer.Create` (one round reading the source's Object Lock, ownership and tags with the mirror record, then one CreateBucket carrying all three, then the CREATED record), then `Mirrorer.Configure` with the state Create returned (one read round of both buckets, whose destination reads wait out the new bucket's propagation; each kind's write as soon as its own reads are in; the run record). S3 calls pay the injected latency; DynamoDB calls do not, since the Lambdas run in the table's own Region.\n\n")
 	p("| L each way | runs | median (p10–p90) | median ÷ RTT | at 0 ms | S3 calls | DynamoDB calls | failed runs |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	p("| %d ms | %d | %.0f ms (%.0f–%.0f) | **%.2f** | %.0f ms | %d | %d | %d |\n\n", nm.LatencyMS, nm.Runs.N, nm.Runs.Median, nm.Runs.P10, nm.Runs.P90,
 		nm.RoundsAt100, nm.FloorMS, nm.S3Calls, nm.DynamoCalls, nm.FailedRuns)
