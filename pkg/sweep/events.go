@@ -74,16 +74,10 @@ const (
 // what made it incomplete.
 type SweepEventDetail struct {
 	// Sweep is the sweep state machine's execution name.
-	Sweep            string   `json:"sweep"`
-	Scope            string   `json:"scope"`
-	Via              string   `json:"via"`
-	Scanned          int      `json:"scanned"`
-	Started          int      `json:"started"`
-	Skipped          int      `json:"skipped"`
-	Failed           int      `json:"failed"`
-	Invalid          int      `json:"invalid"`
-	Detached         int      `json:"detached"`
-	Unreached        int      `json:"unreached"`
+	Sweep string `json:"sweep"`
+	Scope string `json:"scope"`
+	Via   string `json:"via"`
+	Counts
 	UnreachedSources []string `json:"unreachedSources,omitempty"`
 	Batches          int      `json:"batches"`
 	FailedBatches    []int    `json:"failedBatches,omitempty"`
@@ -172,8 +166,7 @@ func (p *publisher) add(ctx context.Context, detailType string, d EventDetail) {
 
 // addSweep queues the Sweep Finished event of sum.
 func (p *publisher) addSweep(ctx context.Context, sweepID string, sum Summary, err error) {
-	d := SweepEventDetail{Sweep: sweepID, Scope: sum.Scope, Via: sum.Via, Scanned: sum.Scanned, Started: sum.Started,
-		Skipped: sum.Skipped, Failed: sum.Failed, Invalid: sum.Invalid, Detached: sum.Detached, Unreached: sum.Unreached,
+	d := SweepEventDetail{Sweep: sweepID, Scope: sum.Scope, Via: sum.Via, Counts: sum.Counts,
 		UnreachedSources: sum.UnreachedSources[:min(len(sum.UnreachedSources), sweepEventSources)],
 		Batches:          sum.Batches, FailedBatches: sum.FailedBatches, EventsPublished: sum.EventsPublished,
 		EventsFailed: sum.EventsFailed, DurationMS: sum.DurationMS, Complete: err == nil}

@@ -90,14 +90,8 @@ type Listing struct {
 // BatchSummary is a child's output: counts only, plus a few names, so that
 // a thousand of them stay within the 256 KiB a state's data may hold.
 type BatchSummary struct {
-	Batch           int      `json:"batch"`
-	Scanned         int      `json:"scanned"`
-	Started         int      `json:"started"`
-	Skipped         int      `json:"skipped"`
-	Failed          int      `json:"failed"`
-	Invalid         int      `json:"invalid"`
-	Detached        int      `json:"detached"`
-	Unreached       int      `json:"unreached"`
+	Batch int `json:"batch"`
+	Counts
 	EventsPublished int      `json:"eventsPublished"`
 	EventsFailed    int      `json:"eventsFailed"`
 	DurationMS      int64    `json:"durationMs"`
@@ -228,8 +222,7 @@ func (s *Sweeper) ReconcileBatch(ctx context.Context, b Batch) (BatchSummary, er
 	r.pub.flush(ctx)
 	sum := r.summary("batch", s.now().Sub(began))
 	s.report(ctx, sum)
-	out := BatchSummary{Batch: b.Index, Scanned: sum.Scanned, Started: sum.Started, Skipped: sum.Skipped, Failed: sum.Failed,
-		Invalid: sum.Invalid, Detached: sum.Detached, Unreached: sum.Unreached, EventsPublished: sum.EventsPublished,
+	out := BatchSummary{Batch: b.Index, Counts: sum.Counts, EventsPublished: sum.EventsPublished,
 		EventsFailed: sum.EventsFailed, DurationMS: sum.DurationMS, AccountErrors: sum.AccountErrors}
 	for _, d := range sum.Decisions {
 		if d.Action == ActionFailed && len(out.FailedSources) < namesPerBatch && !slices.Contains(out.FailedSources, d.Source) {
@@ -265,13 +258,7 @@ func (s *Sweeper) Aggregate(ctx context.Context, req AggregateRequest) (Summary,
 			continue
 		}
 		seen[b.Batch] = true
-		sum.Scanned += b.Scanned
-		sum.Started += b.Started
-		sum.Skipped += b.Skipped
-		sum.Failed += b.Failed
-		sum.Invalid += b.Invalid
-		sum.Detached += b.Detached
-		sum.Unreached += b.Unreached
+		sum.Counts.add(b.Counts)
 		sum.EventsPublished += b.EventsPublished
 		sum.EventsFailed += b.EventsFailed
 		durationMS = max(durationMS, b.DurationMS)

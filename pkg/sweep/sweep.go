@@ -43,6 +43,33 @@ const (
 	ActionDetached = "detached"
 )
 
+// Counts are a sweep's tallies, the same in its Summary, in a full sweep
+// batch's BatchSummary and in the Sweep Finished event (embedded, so the
+// JSON fields are theirs).
+type Counts struct {
+	// Scanned counts the buckets looked at.
+	Scanned  int `json:"scanned"`
+	Started  int `json:"started"`
+	Skipped  int `json:"skipped"`
+	Failed   int `json:"failed"`
+	Invalid  int `json:"invalid"`
+	Detached int `json:"detached"`
+	// Unreached counts the sources skipped for want of time (reason
+	// deadline, or a batch of the full sweep that failed): the next sweep
+	// gets to them.
+	Unreached int `json:"unreached"`
+}
+
+func (c *Counts) add(o Counts) {
+	c.Scanned += o.Scanned
+	c.Started += o.Started
+	c.Skipped += o.Skipped
+	c.Failed += o.Failed
+	c.Invalid += o.Invalid
+	c.Detached += o.Detached
+	c.Unreached += o.Unreached
+}
+
 // Decision is what the sweep did about one source × destination Region.
 type Decision struct {
 	Source       string `json:"source"`
@@ -82,17 +109,8 @@ type Decision struct {
 type Summary struct {
 	// Scope is "full" (every tagged bucket) or "targeted" (named buckets).
 	Scope string `json:"scope"`
-	// Scanned counts the buckets looked at.
-	Scanned  int `json:"scanned"`
-	Started  int `json:"started"`
-	Skipped  int `json:"skipped"`
-	Failed   int `json:"failed"`
-	Invalid  int `json:"invalid"`
-	Detached int `json:"detached"`
-	// Unreached counts the sources skipped for want of time (reason
-	// deadline, or a batch of the full sweep that failed): the next sweep
-	// gets to them. UnreachedSources names the first ones.
-	Unreached        int      `json:"unreached"`
+	Counts
+	// UnreachedSources names the first sources Unreached counts.
 	UnreachedSources []string `json:"unreachedSources,omitempty"`
 	// Via is how a full sweep ran: "lambda" (one sweep invocation) or
 	// "distributed-map" (the sweep state machine); Batches and
@@ -399,7 +417,7 @@ func (r *run) record(d Decision) {
 func (r *run) summary(scope string, took time.Duration) Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	sum := Summary{Scope: scope, Scanned: r.scanned, DurationMS: took.Milliseconds(), Decisions: slices.Clone(r.decisions),
+	sum := Summary{Scope: scope, Counts: Counts{Scanned: r.scanned}, DurationMS: took.Milliseconds(), Decisions: slices.Clone(r.decisions),
 		Accounts: r.accountCount, AccountErrors: sortedAccountErrors(r.unreachable)}
 	slices.SortStableFunc(sum.Decisions, func(a, b Decision) int {
 		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Region, b.Region))
