@@ -60,8 +60,6 @@ func FirstFailure(results []Result) (Result, bool) {
 // or at the end when nothing is written.
 type Gate struct {
 	check func(ctx context.Context, p *Plan) error
-	once  sync.Once
-	err   error
 }
 
 // NewGate returns a gate that lets writes through once check returns nil.
@@ -69,15 +67,6 @@ type Gate struct {
 // with ctx.
 func NewGate(check func(ctx context.Context, p *Plan) error) *Gate {
 	return &Gate{check: check}
-}
-
-// pass runs the check once and returns its verdict; a nil gate passes.
-func (g *Gate) pass(ctx context.Context, p *Plan) error {
-	if g == nil {
-		return nil
-	}
-	g.once.Do(func() { g.err = g.check(ctx, p) })
-	return g.err
 }
 
 // Apply carries out a plan on its destination: each kind as soon as the
@@ -113,13 +102,19 @@ func (e *Engine) applySteps(ctx context.Context, p *Plan, planned []chan struct{
 		index[k] = i
 		done[i] = make(chan struct{})
 	}
+	// The gate's check runs once, for whichever kind is first ready to
+	// write. Without a gate nothing waits: not even for the destination's
+	// tags, which only the gate's check needs.
 	var gateCtx context.Context
 	var gateErr error
 	var gateOnce sync.Once
 	passGate := func(after context.Context) error {
+		if gate == nil {
+			return nil
+		}
 		gateOnce.Do(func() {
 			gateCtx = awsclient.ForkAfter(ctx, after, p.Dest.waitRead(tagsKind.name))
-			gateErr = gate.pass(gateCtx, p)
+			gateErr = gate.check(gateCtx, p)
 		})
 		return gateErr
 	}
@@ -148,7 +143,9 @@ func (e *Engine) applySteps(ctx context.Context, p *Plan, planned []chan struct{
 				failed[i].Store(true)
 				return
 			}
-			awsclient.After(sctx, gateCtx)
+			if gateCtx != nil {
+				awsclient.After(sctx, gateCtx)
+			}
 			var blocked []string
 			for _, dep := range p.waitsFor(kind) {
 				if j, ok := index[dep]; ok {
